@@ -1,0 +1,1 @@
+//! Command-line front end: argument types and the thin `run` functions behind each subcommand.
