@@ -1,1 +1,32 @@
-fn main() {}
+//! The `sloper` command: parses arguments and calls the library. Nothing else lives here.
+
+use clap::{Parser, Subcommand};
+use sloper::{cli, simulate};
+
+/// Streaming, bounded-memory JWST Stage 1: raw up-the-ramp frames to count-rate images.
+#[derive(Parser, Debug)]
+#[command(name = "sloper", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a synthetic raw exposure and its reference files in the official layouts.
+    Simulate(simulate::SimulateArgs),
+    /// Summarise an exposure, product or reference file.
+    Info(cli::info::InfoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Simulate(a) => simulate::run(a),
+        Command::Info(a) => cli::info::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("sloper: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -7,6 +7,13 @@
 
 pub mod dq;
 pub mod error;
+pub mod fits;
 pub mod meta;
+pub mod raw;
+pub mod refs;
+pub mod segments;
+pub mod tables;
+pub mod write;
 
 pub use error::{FramesError, Result};
+pub use meta::ExposureMeta;

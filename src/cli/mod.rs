@@ -1,1 +1,3 @@
 //! Command-line front end: argument types and the thin `run` functions behind each subcommand.
+
+pub mod info;

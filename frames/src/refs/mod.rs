@@ -1,0 +1,1 @@
+//! Reference files in the CRDS layouts (in progress).

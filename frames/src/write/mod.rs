@@ -1,0 +1,1 @@
+//! Product writers (in progress).
