@@ -57,7 +57,7 @@ impl FromStr for MemoryBudget {
             _ => return Err(BudgetParseError(s.to_string())),
         };
         let bytes = value * mult;
-        if !bytes.is_finite() || bytes < 1.0 || bytes > 1e18 {
+        if !bytes.is_finite() || !(1.0..=1e18).contains(&bytes) {
             return Err(BudgetParseError(s.to_string()));
         }
         Ok(MemoryBudget {
