@@ -5,6 +5,7 @@
 //! only parses and calls.
 
 pub mod cli;
+pub mod config;
 pub mod simulate;
 pub mod steps;
 
