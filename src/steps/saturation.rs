@@ -8,6 +8,9 @@
 //! at the tile border it is truncated, which is exact at the frame border, and elsewhere the
 //! driver gives the tile a halo at least `n_pix_grow_sat` wide and discards the halo's flags.
 
+// Several arrays are indexed in lock-step per pixel; explicit indices read clearer here.
+#![allow(clippy::needless_range_loop)]
+
 use frames::dq;
 
 /// Step parameters with the official names and defaults.
