@@ -1,0 +1,387 @@
+//! The streaming FITS product underneath every writer.
+//!
+//! The file is created at a temporary name in the output directory with every HDU at its final
+//! shape, so row bands can be written in any order without holding a whole product in memory.
+//! `finish` checks every row was written, writes DATASUM/CHECKSUM on every HDU and renames the
+//! file atomically; dropping an unfinished product deletes the temporary file, so nothing ever
+//! appears at the final name unless it is complete.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView2;
+
+use super::header::{copy_cards, put, utc_now_iso, Card, ProductHeader, CAL_VER};
+use crate::refs::cfits::{CFits, KeyValue, Pixel};
+use crate::{FramesError, Result};
+
+/// Spare primary-header cards reserved so late keywords never shift the data.
+const PRIMARY_SPARE_CARDS: usize = 120;
+
+/// Element type of an image HDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dtype {
+    F32,
+    U32,
+    U8,
+}
+
+impl Dtype {
+    fn img(self) -> i32 {
+        match self {
+            Dtype::F32 => <f32 as Pixel>::IMG,
+            Dtype::U32 => <u32 as Pixel>::IMG,
+            Dtype::U8 => <u8 as Pixel>::IMG,
+        }
+    }
+}
+
+/// One HDU of a product, in file order.
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    /// An image written by the caller. `bunit`: BUNIT to set; `sci_header`: copy the input SCI
+    /// header's non-structural keywords (+ `sci_extra`).
+    Image {
+        name: &'static str,
+        dtype: Dtype,
+        shape: Vec<usize>,
+        bunit: Option<String>,
+        sci_header: bool,
+    },
+    /// A table copied from the input file when it has one (INT_TIMES, GROUP).
+    CopyTable { name: &'static str },
+}
+
+struct ImageHdu {
+    name: &'static str,
+    index: usize,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    /// One flag per row (all leading indices x rows).
+    written: Vec<bool>,
+}
+
+/// A product being written.
+pub(crate) struct ProductFile {
+    fits: Option<CFits>,
+    tmp: PathBuf,
+    final_path: PathBuf,
+    images: Vec<ImageHdu>,
+    nhdus: usize,
+}
+
+/// Temporary name next to `final_path`: `.NAME.sloper-tmp-PID`.
+fn temp_name(final_path: &Path) -> Result<PathBuf> {
+    let name = final_path
+        .file_name()
+        .ok_or_else(|| FramesError::invalid(final_path, "output path has no file name"))?;
+    let tmp = format!(
+        ".{}.sloper-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    );
+    Ok(final_path.with_file_name(tmp))
+}
+
+impl ProductFile {
+    /// Create the temporary file with the primary header and every HDU of `items`.
+    pub fn create(
+        final_path: &Path,
+        header: &ProductHeader,
+        datamodel: &str,
+        items: Vec<Item>,
+    ) -> Result<Self> {
+        let tmp = temp_name(final_path)?;
+        if tmp.exists() {
+            std::fs::remove_file(&tmp).map_err(|e| FramesError::io(&tmp, e))?;
+        }
+        let mut input = CFits::open(&header.input)?;
+        let fits = CFits::create(&tmp)?;
+        let mut product = ProductFile {
+            fits: Some(fits),
+            tmp: tmp.clone(),
+            final_path: final_path.to_path_buf(),
+            images: Vec::new(),
+            nhdus: 0,
+        };
+        product.build(&mut input, header, datamodel, items)?;
+        Ok(product)
+    }
+
+    fn fits(&mut self) -> &mut CFits {
+        self.fits
+            .as_mut()
+            .expect("product file is open until finish or drop")
+    }
+
+    fn build(
+        &mut self,
+        input: &mut CFits,
+        header: &ProductHeader,
+        datamodel: &str,
+        items: Vec<Item>,
+    ) -> Result<()> {
+        let final_name = self
+            .final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let vcs = format!("sloper {}", env!("CARGO_PKG_VERSION"));
+        let f = self.fits();
+        // --- primary ---
+        f.create_image(8, &[])?;
+        f.set_key(
+            "DATE",
+            &KeyValue::Str(utc_now_iso()),
+            Some("UTC date file created"),
+        )?;
+        f.set_key(
+            "FILENAME",
+            &KeyValue::Str(final_name),
+            Some("Name of the file"),
+        )?;
+        f.set_key(
+            "CAL_VER",
+            &KeyValue::Str(CAL_VER.into()),
+            Some("Calibration Software Version"),
+        )?;
+        f.set_key(
+            "CAL_VCS",
+            &KeyValue::Str(vcs),
+            Some("Calibration Software Repository Version"),
+        )?;
+        f.set_key(
+            "DATAMODL",
+            &KeyValue::Str(datamodel.into()),
+            Some("Type of data model"),
+        )?;
+        input.goto_index(0)?;
+        copy_cards(
+            input,
+            f,
+            &[
+                "DATE", "FILENAME", "CAL_VER", "CAL_VCS", "DATAMODL", "CRDS_CTX", "CRDS_VER",
+            ],
+        )?;
+        if let Some(v) = &header.crds_ver {
+            put(f, &Card::new("CRDS_VER", KeyValue::Str(v.clone())))?;
+        }
+        if let Some(v) = &header.crds_ctx {
+            put(f, &Card::new("CRDS_CTX", KeyValue::Str(v.clone())))?;
+        }
+        for (k, v) in header.ref_files.iter().chain(&header.cal_steps) {
+            put(f, &Card::new(k, KeyValue::Str(v.clone())))?;
+        }
+        for c in &header.primary_extra {
+            put(f, c)?;
+        }
+        placeholder_checksum(f)?;
+        f.reserve_cards(PRIMARY_SPARE_CARDS)?;
+        self.nhdus = 1;
+
+        // --- extensions ---
+        for item in items {
+            match item {
+                Item::Image {
+                    name,
+                    dtype,
+                    shape,
+                    bunit,
+                    sci_header,
+                } => {
+                    let index = self.nhdus;
+                    let f = self.fits.as_mut().expect("open");
+                    f.create_image(dtype.img(), &shape)?;
+                    f.set_key(
+                        "EXTNAME",
+                        &KeyValue::Str(name.into()),
+                        Some("extension name"),
+                    )?;
+                    if sci_header && input.goto_name("SCI")? {
+                        copy_cards(input, f, &["BUNIT"])?;
+                    }
+                    if let Some(b) = bunit {
+                        put(f, &Card::new("BUNIT", KeyValue::Str(b)))?;
+                    }
+                    if sci_header {
+                        for c in &header.sci_extra {
+                            put(f, c)?;
+                        }
+                    }
+                    f.set_key("EXTVER", &KeyValue::Int(1), Some("extension value"))?;
+                    placeholder_checksum(f)?;
+                    f.reserve_cards(8)?;
+                    let rows: usize = shape[..shape.len() - 1].iter().product();
+                    self.images.push(ImageHdu {
+                        name,
+                        index,
+                        dtype,
+                        shape,
+                        written: vec![false; rows],
+                    });
+                    self.nhdus += 1;
+                }
+                Item::CopyTable { name } => {
+                    if input.goto_name(name)? {
+                        let f = self.fits.as_mut().expect("open");
+                        f.copy_hdu_from(input, 4)?;
+                        self.nhdus += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Write rows `y0 .. y0 + band.nrows()` of image `name` at leading indices `lead`
+    /// (e.g. `[int]` for a cube, `[int, group]` for a 4-D ramp, `[]` for a 2-D image).
+    pub fn write_rows<T: Pixel>(
+        &mut self,
+        name: &str,
+        lead: &[usize],
+        y0: usize,
+        band: ArrayView2<T>,
+    ) -> Result<()> {
+        let path = self.final_path.clone();
+        let pos = self
+            .images
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or_else(|| FramesError::invalid(&path, format!("product has no {name} HDU")))?;
+        let (index, row_base, nrows) = {
+            let h = &self.images[pos];
+            if T::IMG != h.dtype.img() {
+                return Err(FramesError::invalid(
+                    &path,
+                    format!("{name}: wrong element type"),
+                ));
+            }
+            let nd = h.shape.len();
+            let (ny, nx) = (h.shape[nd - 2], h.shape[nd - 1]);
+            if lead.len() != nd - 2 || lead.iter().zip(&h.shape).any(|(i, n)| i >= n) {
+                return Err(FramesError::invalid(
+                    &path,
+                    format!(
+                        "{name}: index {lead:?} out of range for shape {:?}",
+                        h.shape
+                    ),
+                ));
+            }
+            if band.ncols() != nx || y0 + band.nrows() > ny {
+                return Err(FramesError::invalid(
+                    &path,
+                    format!(
+                        "{name}: band of {}x{} at row {y0} does not fit {ny}x{nx}",
+                        band.nrows(),
+                        band.ncols()
+                    ),
+                ));
+            }
+            let mut plane = 0;
+            for (i, n) in lead.iter().zip(&h.shape) {
+                plane = plane * n + i;
+            }
+            (h.index, plane * ny + y0, band.nrows())
+        };
+        let mut first = lead.to_vec();
+        first.extend([y0, 0]);
+        let f = self.fits.as_mut().expect("open");
+        f.goto_index(index)?;
+        match band.as_slice() {
+            Some(s) => f.write_pixels(&first, s)?,
+            None => {
+                let v: Vec<T> = band.iter().copied().collect();
+                f.write_pixels(&first, &v)?
+            }
+        }
+        self.images[pos].written[row_base..row_base + nrows].fill(true);
+        Ok(())
+    }
+
+    /// Update or add primary keywords (before `finish`).
+    pub fn update_primary(&mut self, cards: &[Card]) -> Result<()> {
+        let f = self.fits();
+        f.goto_index(0)?;
+        for c in cards {
+            put(f, c)?;
+        }
+        Ok(())
+    }
+
+    /// Check completeness, write checksums, close and rename to the final name.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        for h in &self.images {
+            if let Some(row) = h.written.iter().position(|w| !w) {
+                let ny = h.shape[h.shape.len() - 2];
+                return Err(FramesError::invalid(
+                    &self.final_path,
+                    format!(
+                        "{}: row {} of plane {} was never written",
+                        h.name,
+                        row % ny,
+                        row / ny
+                    ),
+                ));
+            }
+        }
+        let n = self.nhdus;
+        let mut fits = self.fits.take().expect("open");
+        for i in 0..n {
+            fits.goto_index(i)?;
+            fits.write_checksum()?;
+        }
+        fits.close()?;
+        let file = std::fs::File::open(&self.tmp).map_err(|e| FramesError::io(&self.tmp, e))?;
+        file.sync_all().map_err(|e| FramesError::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.final_path)
+            .map_err(|e| FramesError::io(&self.final_path, e))?;
+        self.tmp = PathBuf::new();
+        Ok(self.final_path.clone())
+    }
+
+    /// Temporary path while writing.
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+}
+
+impl Drop for ProductFile {
+    fn drop(&mut self) {
+        // Close first (cfitsio may still flush buffers), then delete the partial file.
+        self.fits.take();
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// CHECKSUM/DATASUM cards written at creation so `ffpcks` later updates them in place.
+fn placeholder_checksum(f: &mut CFits) -> Result<()> {
+    f.set_key(
+        "CHECKSUM",
+        &KeyValue::Str("0000000000000000".into()),
+        Some("HDU checksum"),
+    )?;
+    f.set_key(
+        "DATASUM",
+        &KeyValue::Str("0".into()),
+        Some("data unit checksum"),
+    )
+}
+
+/// Verify CHECKSUM/DATASUM of every HDU of `path`: `(EXTNAME or "PRIMARY", data ok, hdu ok)`.
+pub fn verify_checksums(path: &Path) -> Result<Vec<(String, bool, bool)>> {
+    let mut f = CFits::open(path)?;
+    let n = f.num_hdus()?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        f.goto_index(i)?;
+        let name = if i == 0 {
+            "PRIMARY".to_string()
+        } else {
+            f.key_str("EXTNAME")?.unwrap_or_default()
+        };
+        let (d, h) = f.verify_checksum()?;
+        out.push((name, d, h));
+    }
+    Ok(out)
+}

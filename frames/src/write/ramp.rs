@@ -1,0 +1,80 @@
+//! `_ramp` (RampModel, `save_calibrated_ramp`) writer.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView2;
+
+use super::header::{Card, ProductHeader};
+use super::product::{Dtype, Item, ProductFile};
+use super::rate::image;
+use crate::Result;
+
+/// Streaming writer of a `_ramp.fits`: PRIMARY, SCI f32 (nints, ngroups, ny, nx), PIXELDQ u32
+/// (ny, nx), GROUPDQ u8 (nints, ngroups, ny, nx), AVDRKCUR f32 (ny, nx) when requested, GROUP
+/// and INT_TIMES copied from the input. No ERR (as the official RampModel).
+pub struct RampWriter {
+    file: ProductFile,
+}
+
+impl RampWriter {
+    pub fn create(
+        final_path: &Path,
+        header: &ProductHeader,
+        nints: usize,
+        ngroups: usize,
+        ny: usize,
+        nx: usize,
+        with_avdrkcur: bool,
+    ) -> Result<Self> {
+        let s4 = [nints, ngroups, ny, nx];
+        let s2 = [ny, nx];
+        let mut items = vec![
+            image("SCI", Dtype::F32, &s4, None, true),
+            image("PIXELDQ", Dtype::U32, &s2, None, false),
+            image("GROUPDQ", Dtype::U8, &s4, None, false),
+        ];
+        if with_avdrkcur {
+            items.push(image("AVDRKCUR", Dtype::F32, &s2, None, false));
+        }
+        items.push(Item::CopyTable { name: "GROUP" });
+        items.push(Item::CopyTable { name: "INT_TIMES" });
+        Ok(RampWriter {
+            file: ProductFile::create(final_path, header, "RampModel", items)?,
+        })
+    }
+
+    /// Rows `y0 ..` of (integration, group): SCI and GROUPDQ.
+    pub fn write_group_band(
+        &mut self,
+        int: usize,
+        group: usize,
+        y0: usize,
+        sci: ArrayView2<f32>,
+        groupdq: ArrayView2<u8>,
+    ) -> Result<()> {
+        self.file.write_rows("SCI", &[int, group], y0, sci)?;
+        self.file.write_rows("GROUPDQ", &[int, group], y0, groupdq)
+    }
+
+    /// Rows `y0 ..` of PIXELDQ.
+    pub fn write_pixeldq_band(&mut self, y0: usize, pixeldq: ArrayView2<u32>) -> Result<()> {
+        self.file.write_rows("PIXELDQ", &[], y0, pixeldq)
+    }
+
+    /// Rows `y0 ..` of AVDRKCUR (only when created `with_avdrkcur`).
+    pub fn write_avdrkcur_band(&mut self, y0: usize, avdrkcur: ArrayView2<f32>) -> Result<()> {
+        self.file.write_rows("AVDRKCUR", &[], y0, avdrkcur)
+    }
+
+    pub fn update_primary(&mut self, cards: &[Card]) -> Result<()> {
+        self.file.update_primary(cards)
+    }
+
+    pub fn finish(self) -> Result<PathBuf> {
+        self.file.finish()
+    }
+
+    pub fn temp_path(&self) -> &Path {
+        self.file.temp_path()
+    }
+}
