@@ -20,9 +20,9 @@ use crate::error::{FramesError, Result};
 /// cfitsio status codes this module treats specially (see `fitsio.h`).
 mod status {
     pub const END_OF_FILE: i32 = 107;
+    pub const READ_ERROR: i32 = 108;
     pub const KEY_NO_EXIST: i32 = 202;
     pub const VALUE_UNDEFINED: i32 = 204;
-    pub const BAD_HDU_NUM: i32 = 301;
 }
 
 /// What kind of HDU an extension is.
@@ -139,15 +139,15 @@ impl HduSummary {
     pub fn dtype(&self) -> Option<&'static str> {
         let bitpix = self.bitpix?;
         let bzero = self.bzero.unwrap_or(0.0);
-        Some(match (bitpix, bzero) {
-            (8, _) => "uint8",
-            (16, z) if z == 32768.0 => "uint16",
-            (16, _) => "int16",
-            (32, z) if z == 2147483648.0 => "uint32",
-            (32, _) => "int32",
-            (64, _) => "int64",
-            (-32, _) => "float32",
-            (-64, _) => "float64",
+        Some(match bitpix {
+            8 => "uint8",
+            16 if bzero == 32768.0 => "uint16",
+            16 => "int16",
+            32 if bzero == 2147483648.0 => "uint32",
+            32 => "int32",
+            64 => "int64",
+            -32 => "float32",
+            -64 => "float64",
             _ => "unknown",
         })
     }
@@ -186,7 +186,10 @@ fn cfitsio_message(code: c_int) -> String {
         if more == 0 {
             break;
         }
-        let line = c_buf_to_string(&msg);
+        let line: String = c_buf_to_string(&msg)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         if !line.is_empty() && details.len() < 6 {
             details.push(line);
         }
@@ -366,7 +369,12 @@ impl FitsReader {
         // SAFETY: valid handle, out-pointers to locals.
         unsafe { sys::ffmahd(self.raw(), num, &mut kind, &mut st) };
         if st != 0 {
-            return Err(self.fits_err(format!("cannot read HDU {hdu}"), st));
+            let hint = if st == status::END_OF_FILE || st == status::READ_ERROR {
+                " (the file ends inside this HDU's header: truncated?)"
+            } else {
+                ""
+            };
+            return Err(self.fits_err(format!("cannot read HDU {hdu}{hint}"), st));
         }
         Ok(match kind {
             1 => HduKind::AsciiTable,
@@ -387,29 +395,36 @@ impl FitsReader {
         Ok(n.max(0) as usize)
     }
 
-    /// Index of the first HDU whose EXTNAME (or HDUNAME) is `extname` (case-insensitive, as in
-    /// cfitsio), or `None` when the file has none. A header broken before the match is found is
-    /// an error, not `None`.
+    /// Index of the first HDU whose EXTNAME is `extname` (case-insensitive, blanks trimmed),
+    /// or `None` when the file has none.
+    ///
+    /// The HDUs are walked one by one (cfitsio's own name search reports any unreadable HDU
+    /// as "not found"): reaching the end of the file right after a complete HDU means "not
+    /// found", but a header that cannot be read before that (cut mid-card, negative NAXISn,
+    /// ...) is an error.
     pub fn find_hdu(&mut self, extname: &str) -> Result<Option<usize>> {
-        let mut name = key_cstring(&self.path, extname)?.into_bytes_with_nul();
-        let mut st: c_int = 0;
-        // SAFETY: valid handle; ffmnhd reads (does not keep) the NUL-terminated name. ANY_HDU=-1,
-        // extver 0 = any version.
-        unsafe { sys::ffmnhd(self.raw(), -1, name.as_mut_ptr() as *mut c_char, 0, &mut st) };
-        match st {
-            0 => {
-                let mut cur: c_int = 0;
-                // SAFETY: valid handle, out-pointer to a local.
-                unsafe { sys::ffghdn(self.raw(), &mut cur) };
-                Ok(Some((cur.max(1) - 1) as usize))
+        let file_len = self.file_len()?;
+        let mut prev_end = 0u64;
+        for i in 0usize.. {
+            if let Err(e) = self.select(i) {
+                if i > 0 && prev_end >= file_len {
+                    return Ok(None);
+                }
+                return Err(match e {
+                    FramesError::Fits { path, message } => FramesError::Fits {
+                        path,
+                        message: format!("while looking for the {extname} HDU: {message}"),
+                    },
+                    other => other,
+                });
             }
-            status::BAD_HDU_NUM => {
-                // Clear the message stack so it does not leak into a later error.
-                let _ = cfitsio_message(st);
-                Ok(None)
+            let name = self.key::<String>(i, "EXTNAME")?;
+            if name.is_some_and(|n| n.trim().eq_ignore_ascii_case(extname.trim())) {
+                return Ok(Some(i));
             }
-            _ => Err(self.fits_err(format!("cannot search for the {extname} HDU"), st)),
+            prev_end = self.data_span(i)?.data_end_padded;
         }
+        Ok(None)
     }
 
     /// Like [`find_hdu`](Self::find_hdu) but a missing HDU is an error ("no SCI HDU").
