@@ -1,0 +1,92 @@
+//! Four-neighbour flagging (spec §11.7 step 1; stcal `flag_four_neighbors`): a detected jump whose
+//! pooled ratio `|Δ - M| / σ` lies strictly between `min_jump_to_flag_neighbors` and
+//! `max_jump_to_flag_neighbors` also flags its up/down/left/right neighbours in the same group,
+//! where those are neither SATURATED nor DO_NOT_USE. Purely spatial within one (int, group), so
+//! a row band needs one halo row above and below (whose detection has run) to be exact.
+
+use std::ops::Range;
+
+use frames::dq;
+
+use super::setup::JumpSetup;
+use super::twopoint::{MARK_NEIGHBOR_CENTRE, MARK_NEIGHBOR_RANGE};
+
+/// A band of whole rows held pixel-major: pixel `p = row_in_band * nx + col`, its groups at
+/// `p * nints*ngroups ..`. `interior` are the rows this band owns; rows outside it (at most one
+/// above and one below) are halo rows of neighbouring bands, or absent at the frame edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BandGeometry {
+    pub nx: usize,
+    pub rows: usize,
+    pub interior: Range<usize>,
+}
+
+impl BandGeometry {
+    /// A band of `rows` rows with no halo (e.g. the whole frame).
+    pub fn whole(nx: usize, rows: usize) -> Self {
+        BandGeometry {
+            nx,
+            rows,
+            interior: 0..rows,
+        }
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.nx * self.rows
+    }
+
+    /// Pixel indices (within the band) of the interior rows.
+    pub fn interior_pixels(&self) -> Range<usize> {
+        self.interior.start * self.nx..self.interior.end * self.nx
+    }
+}
+
+/// Flag the four neighbours of qualifying jumps in the interior rows of a band.
+///
+/// `gdq`/`marks` cover every row of the band (interior and halo) after [`detect_pixel`] (and, in
+/// sigma-clip mode, after the plane clearing). Marks of all rows gain [`MARK_NEIGHBOR_CENTRE`];
+/// only interior rows of `gdq` are updated.
+///
+/// [`detect_pixel`]: super::twopoint::detect_pixel
+pub fn flag_four_neighbors(
+    setup: &JumpSetup,
+    band: &BandGeometry,
+    gdq: &mut [u8],
+    marks: &mut [u8],
+) {
+    if !setup.flag_4_neighbors || !setup.detects() {
+        return;
+    }
+    let gpp = setup.groups_per_pixel();
+    debug_assert_eq!(gdq.len(), band.pixels() * gpp);
+    debug_assert_eq!(marks.len(), band.pixels() * gpp);
+
+    // Centres: in range and flagged by detection (not by this pass).
+    for (m, &q) in marks.iter_mut().zip(gdq.iter()) {
+        if *m & MARK_NEIGHBOR_RANGE != 0 && q & dq::G_JUMP_DET != 0 {
+            *m |= MARK_NEIGHBOR_CENTRE;
+        }
+    }
+
+    let nx = band.nx;
+    let centre = |pix: usize, slot: usize| marks[pix * gpp + slot] & MARK_NEIGHBOR_CENTRE != 0;
+    for row in band.interior.clone() {
+        for col in 0..nx {
+            let pix = row * nx + col;
+            for slot in 0..gpp {
+                if slot % setup.ngroups == 0 {
+                    continue; // no difference ends at group 0
+                }
+                let hit = centre(pix, slot)
+                    || (row > 0 && centre(pix - nx, slot))
+                    || (row + 1 < band.rows && centre(pix + nx, slot))
+                    || (col > 0 && centre(pix - 1, slot))
+                    || (col + 1 < nx && centre(pix + 1, slot));
+                let q = &mut gdq[pix * gpp + slot];
+                if hit && *q & (dq::G_SATURATED | dq::G_DO_NOT_USE) == 0 {
+                    *q |= dq::G_JUMP_DET;
+                }
+            }
+        }
+    }
+}
