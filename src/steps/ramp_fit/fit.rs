@@ -1,0 +1,177 @@
+//! One segment's slope and variances (spec §12.5), in double precision with the exact operation
+//! order of the C extension, so every intermediate rounds the same way.
+
+use super::segments::{Segment, Timing};
+use super::FitConfig;
+
+/// Pixel constants in the units and precision the fit uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PixelFit {
+    pub gain: f64,
+    /// Per-group read noise in electrons: `readnoise_DN · gain / sqrt(2·NFRAMES)`, computed in
+    /// double and stored as float32 (numpy's in-place `readnoise_2d *= ...` on a float32 array).
+    pub rn: f64,
+    pub dark_current: f64,
+    /// PIXELDQ, plus DO_NOT_USE | NO_GAIN_VALUE when the gain is NaN or ≤ 0.
+    pub pixel_dq: u32,
+}
+
+impl PixelFit {
+    pub fn new(cfg: &FitConfig, px: &super::PixelConsts) -> Self {
+        let gain = px.gain as f64;
+        let rn = (px.readnoise as f64 * (gain / cfg.sqrt_2nframes)) as f32 as f64;
+        let mut pixel_dq = px.pixel_dq;
+        if gain <= 0.0 || gain.is_nan() {
+            pixel_dq |= frames::dq::DO_NOT_USE | frames::dq::NO_GAIN_VALUE;
+        }
+        PixelFit {
+            gain,
+            rn,
+            dark_current: px.dark_current as f64,
+            pixel_dq,
+        }
+    }
+}
+
+/// The read-noise-only part of a segment fit: what the rateints slope needs right away.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SegmentSlope {
+    /// DN/s.
+    pub slope: f64,
+    pub var_r: f64,
+}
+
+/// Slope (DN/s) and read-noise variance of one segment.
+pub(crate) fn fit_segment(
+    cfg: &FitConfig,
+    px: &PixelFit,
+    data: &[f64],
+    seg: Segment,
+    timing: Timing,
+) -> SegmentSlope {
+    let s = seg.start;
+    match seg.len {
+        1 => {
+            let t = timing.seconds(cfg);
+            SegmentSlope {
+                slope: data[s] / t,
+                var_r: var_r_short(px, t),
+            }
+        }
+        2 => SegmentSlope {
+            slope: (data[s + 1] - data[s]) / cfg.group_time,
+            var_r: var_r_short(px, cfg.group_time),
+        },
+        len => SegmentSlope {
+            slope: weighted_ols_slope(px, &data[s..s + len], s) / cfg.group_time,
+            var_r: var_r_long(cfg, px, len),
+        },
+    }
+}
+
+/// Read-noise variance of a segment, recomputable from its length and timing alone (the
+/// CHARGELOSS pass and the Poisson finish need it without the data).
+pub(crate) fn segment_var_r(cfg: &FitConfig, px: &PixelFit, len: usize, timing: Timing) -> f64 {
+    match len {
+        1 => var_r_short(px, timing.seconds(cfg)),
+        2 => var_r_short(px, cfg.group_time),
+        len => var_r_long(cfg, px, len),
+    }
+}
+
+/// Poisson variance of a segment given the pixel median rate `mr`. Negative or NaN `mr` keeps
+/// only the dark current (which is used as is, in whatever units it came).
+pub(crate) fn segment_var_p(
+    cfg: &FitConfig,
+    px: &PixelFit,
+    mr: f64,
+    len: usize,
+    timing: Timing,
+) -> f64 {
+    let pden = match len {
+        1 => timing.seconds(cfg) * px.gain,
+        2 => cfg.group_time * px.gain,
+        len => cfg.group_time * px.gain * (len as f64 - 1.0),
+    };
+    if mr > 0.0 {
+        (mr + px.dark_current) / pden
+    } else {
+        px.dark_current / pden
+    }
+}
+
+/// `12·(rn/t)² / (6·gain²)` for 1- and 2-group segments. No gain test here (unlike the long
+/// form): a zero gain gives an infinite variance, as in the C code.
+fn var_r_short(px: &PixelFit, t: f64) -> f64 {
+    let r = px.rn / t;
+    (12.0 * r * r) / (6.0 * px.gain * px.gain)
+}
+
+/// `12·(rn/TGROUP)² / ((L³ − L)·gain²)`, 0 for a NaN or non-positive gain.
+fn var_r_long(cfg: &FitConfig, px: &PixelFit, len: usize) -> f64 {
+    if px.gain <= 0.0 || px.gain.is_nan() {
+        return 0.0;
+    }
+    let r = px.rn / cfg.group_time;
+    let l = len as f64;
+    (12.0 * r * r) / ((l * l * l - l) * px.gain * px.gain)
+}
+
+/// Exponent of the optimal weights from the segment's end-point signal-to-noise ratio. A NaN SNR
+/// (NaN data) fails every comparison and gets the largest power, as in the C code.
+fn snr_power(snr: f64) -> f32 {
+    if snr < 5.0 {
+        0.0
+    } else if snr < 10.0 {
+        0.4
+    } else if snr < 20.0 {
+        1.0
+    } else if snr < 50.0 {
+        3.0
+    } else if snr < 100.0 {
+        6.0
+    } else {
+        10.0
+    }
+}
+
+/// Slope in DN per group of a segment of ≥ 3 groups, fitted with the "optimal" weights
+/// `|(j − mid)/mid|^P / rn²`. The power is taken in single precision (`powf`: f32::powf calls
+/// the same libm `powf`), X is the absolute group index, NaN values count as 0 in the sums.
+fn weighted_ols_slope(px: &PixelFit, y: &[f64], start: usize) -> f64 {
+    let len = y.len();
+    let span = y[len - 1] - y[0];
+    let den = px.rn * px.rn + span * px.gain;
+    let snr = if den <= 0.0 || px.gain == 0.0 {
+        0.0
+    } else {
+        let s = span * px.gain / den.sqrt();
+        if s < 0.0 {
+            0.0
+        } else {
+            s
+        }
+    };
+    let power = snr_power(snr);
+
+    let mid = (len - 1) as f64 / 2.0;
+    let invmid = 1.0 / mid;
+    let invrn2 = 1.0 / (px.rn * px.rn);
+    let (mut sw, mut sx, mut sxx, mut sy, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (j, &yj) in y.iter().enumerate() {
+        let j = j as f64;
+        let base = ((j - mid) * invmid).abs();
+        let w = (base as f32).powf(power) as f64 * invrn2;
+        let x = j + start as f64;
+        let yv = if yj.is_nan() { 0.0 } else { yj };
+        let xw = x * w;
+        sw += w;
+        sx += xw;
+        sxx += x * xw;
+        sy += yv * w;
+        sxy += yv * xw;
+    }
+    let den = sw * sxx - sx * sx;
+    let num = sw * sxy - sx * sy;
+    num * (1.0 / den)
+}
