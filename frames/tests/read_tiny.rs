@@ -397,3 +397,75 @@ fn band_and_buffer_misuse_are_errors() {
         .to_string();
     assert!(err.contains("no ZEROFRAME"), "{err}");
 }
+
+#[test]
+fn zeroframe_is_read_when_present() {
+    // Append a ZEROFRAME (nints, ny, nx) uint16 HDU to a copy of the tiny uncal with cfitsio
+    // (BITPIX 16 + BZERO 32768, as DMS writes it) and read it back band by band.
+    use fitsio::images::{ImageDescription, ImageType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{BASE}_uncal.fits"));
+    std::fs::copy(uncal_path(), &path).unwrap();
+    let values: Vec<u16> = (0..2 * 32 * 32)
+        .map(|i| (i * 37 % 65536) as u16 + 100)
+        .collect();
+    {
+        let mut f = fitsio::FitsFile::edit(&path).unwrap();
+        let desc = ImageDescription {
+            data_type: ImageType::UnsignedShort,
+            dimensions: &[2, 32, 32],
+        };
+        let hdu = f.create_image("ZEROFRAME", &desc).unwrap();
+        hdu.write_image(&mut f, &values).unwrap();
+    }
+    let raw = RawExposure::open(&path).unwrap();
+    assert!(raw.has_zeroframe());
+    let mut band = vec![0u16; 3 * 32];
+    raw.read_zeroframe_band_u16(1, 4, 7, &mut band).unwrap();
+    assert_eq!(band, values[(32 + 4) * 32..(32 + 7) * 32]);
+    let mut bandf = vec![0f32; 32];
+    raw.read_zeroframe_band_f32(0, 31, 32, &mut bandf).unwrap();
+    assert!(bandf
+        .iter()
+        .zip(&values[31 * 32..32 * 32])
+        .all(|(&f, &v)| f == v as f32));
+    // The SCI cube is unaffected.
+    let mut frame = vec![0u16; 32 * 32];
+    raw.read_group_u16(0, 0, &mut frame).unwrap();
+    assert_eq!(frame[0], Expected::load().one::<u16>("uncal.pixel.0.0.0.0"));
+}
+
+#[test]
+fn absent_optional_keywords_get_the_pipeline_defaults() {
+    // Blank out (turn into COMMENT cards) the optional keywords of a copy of the tiny uncal.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{BASE}_uncal.fits"));
+    let mut bytes = std::fs::read(uncal_path()).unwrap();
+    for key in [
+        "TSOVISIT", "FRMDIVSR", "DRPFRMS1", "EFFINTTM", "ZEROFRAM", "INTSTART", "INTEND  ",
+        "FILTER  ",
+    ] {
+        let at = (0..11520)
+            .step_by(80)
+            .find(|&o| bytes[o..].starts_with(key.as_bytes()))
+            .unwrap();
+        bytes[at..at + 80].copy_from_slice(format!("{:<80}", "COMMENT removed").as_bytes());
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let m = ExposureMeta::read(&path).unwrap();
+    assert!(!m.tso_visit);
+    assert_eq!(
+        (
+            m.frame_divisor,
+            m.drop_frames1,
+            m.effinttm,
+            m.filter.clone()
+        ),
+        (None, None, None, None)
+    );
+    assert!(!m.zero_frame);
+    assert_eq!((m.int_start, m.int_end), (1, 2));
+    // NRC_TSGRISM is a TSO exposure type even without TSOVISIT.
+    assert!(m.is_tso());
+    RawExposure::open(&path).unwrap();
+}
