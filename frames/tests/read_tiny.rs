@@ -407,7 +407,7 @@ fn zeroframe_is_read_when_present() {
     let path = dir.path().join(format!("{BASE}_uncal.fits"));
     std::fs::copy(uncal_path(), &path).unwrap();
     let values: Vec<u16> = (0..2 * 32 * 32)
-        .map(|i| (i * 37 % 65536) as u16 + 100)
+        .map(|i| ((i * 37 + 100) % 65536) as u16)
         .collect();
     {
         let mut f = fitsio::FitsFile::edit(&path).unwrap();
