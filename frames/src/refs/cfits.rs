@@ -463,8 +463,7 @@ impl CFits {
                     sys::ffukyj(self.ptr, ckey.as_ptr(), *i, comm_ptr, &mut status);
                 }
                 KeyValue::Float(f) => {
-                    // -17 digits: shortest exact G format (round-trips every f64).
-                    sys::ffukyd(self.ptr, ckey.as_ptr(), *f, -17, comm_ptr, &mut status);
+                    return self.set_float_key(key, *f, comment);
                 }
                 KeyValue::Bool(b) => {
                     sys::ffukyl(self.ptr, ckey.as_ptr(), *b as c_int, comm_ptr, &mut status);
@@ -472,6 +471,74 @@ impl CFits {
             }
         }
         self.check(status, &format!("writing keyword {key}"))
+    }
+
+    /// Write a real keyword with the shortest decimal that round-trips the f64 (as astropy
+    /// writes Python floats: `0.0`, `50.442277892561975`, `9.2993E-14`). A `None` comment keeps
+    /// the comment of an existing card.
+    fn set_float_key(&mut self, key: &str, v: f64, comment: Option<&str>) -> Result<()> {
+        let mut text = if v.is_finite() {
+            format!("{v:?}").to_uppercase()
+        } else {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!("{key}: {v} is not a FITS number"),
+            ));
+        };
+        if !text.contains('.') && !text.contains('E') {
+            text.push_str(".0");
+        }
+        let keep;
+        let comment = match comment {
+            Some(c) => Some(c),
+            None => {
+                keep = self.key_comment(key)?;
+                keep.as_deref()
+            }
+        };
+        let ckey = cstring(&self.path, key)?;
+        let mut cval = cstring(&self.path, &text)?.into_bytes_with_nul();
+        let ccomm = comment.map(|c| cstring(&self.path, c)).transpose()?;
+        let comm_ptr = ccomm.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        let mut card = [0 as c_char; 96];
+        let mut status = 0;
+        // SAFETY: valid C strings; the card buffer holds 80 chars + NUL.
+        unsafe {
+            sys::ffmkky(
+                ckey.as_ptr(),
+                cval.as_mut_ptr() as *mut c_char,
+                comm_ptr,
+                card.as_mut_ptr(),
+                &mut status,
+            );
+            sys::ffucrd(self.ptr, ckey.as_ptr(), card.as_ptr(), &mut status);
+        }
+        self.check(status, &format!("writing keyword {key}"))
+    }
+
+    /// Comment of an existing keyword, `None` when the keyword is absent.
+    fn key_comment(&mut self, key: &str) -> Result<Option<String>> {
+        let ckey = cstring(&self.path, key)?;
+        let mut value = [0 as c_char; 128];
+        let mut comm = [0 as c_char; 128];
+        let mut status = 0;
+        // SAFETY: buffers are larger than a card's value/comment + NUL.
+        unsafe {
+            sys::ffgkey(
+                self.ptr,
+                ckey.as_ptr(),
+                value.as_mut_ptr(),
+                comm.as_mut_ptr(),
+                &mut status,
+            )
+        };
+        if status == KEY_NO_EXIST {
+            // SAFETY: no preconditions.
+            unsafe { sys::ffcmsg() };
+            return Ok(None);
+        }
+        self.check(status, &format!("reading keyword {key}"))?;
+        Ok(Some(c_buf_to_string(&comm)))
     }
 
     /// Append a raw 80-character card to the current header.
