@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use fitsio::hdu::HduInfo;
 use fitsio::FitsFile;
 use sloper::steps::jump::params::JumpParams;
-use sloper::steps::jump::setup::{count_per_integration, primary_cosmic_rays, JumpMode};
+use sloper::steps::jump::setup::{
+    count_per_integration, extended_emission_events, primary_cosmic_rays, JumpMode,
+};
 use sloper::steps::jump::{detect_jumps_exposure, CubeShape};
 
 struct Case {
@@ -27,6 +29,7 @@ struct Case {
     pdq_out: Vec<u32>,
     status: String,
     primecrs: Option<f64>,
+    extemiss: Option<f64>,
 }
 
 fn fixture_dir() -> PathBuf {
@@ -34,7 +37,7 @@ fn fixture_dir() -> PathBuf {
 }
 
 fn load(name: &str) -> Case {
-    let path = fixture_dir().join(format!("{name}.fits"));
+    let path = fixture_dir().join(format!("{name}.fits.gz"));
     let mut f = FitsFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let prim = f.primary_hdu().unwrap();
     let key_f = |f: &mut FitsFile, k: &str| prim.read_key::<f64>(f, k).unwrap();
@@ -72,6 +75,7 @@ fn load(name: &str) -> Case {
     let tgroup = key_f(&mut f, "TGROUP");
     let status = prim.read_key::<String>(&mut f, "S_JUMP").unwrap();
     let primecrs = prim.read_key::<f64>(&mut f, "PRIMECRS").ok();
+    let extemiss = prim.read_key::<f64>(&mut f, "EXTEMISS").ok();
 
     let sci_hdu = f.hdu("SCI").unwrap();
     let shape = match &sci_hdu.info {
@@ -105,6 +109,7 @@ fn load(name: &str) -> Case {
         sci,
         status,
         primecrs,
+        extemiss,
     }
 }
 
@@ -176,6 +181,16 @@ fn run_case(name: &str, expected_mode: JumpMode) {
             nx,
         );
         assert_eq!(ours, c.primecrs, "{}: PRIMECRS", c.name);
+        let events = extended_emission_events(
+            outcome.number_extended_events,
+            fully_dnu,
+            nints,
+            ngroups,
+            c.tgroup,
+            ny,
+            nx,
+        );
+        assert_eq!(events, c.extemiss, "{}: EXTEMISS", c.name);
     }
 }
 
@@ -242,4 +257,14 @@ fn sigma_clip_across_all_groups() {
 #[test]
 fn no_detection_with_too_few_groups() {
     run_case("skip_few_groups", JumpMode::NoDetection);
+}
+
+#[test]
+fn snowballs_with_saturated_cores() {
+    run_case("snowball", JumpMode::Iterative);
+}
+
+#[test]
+fn snowballs_without_required_cores() {
+    run_case("snowball_nosat", JumpMode::Iterative);
 }

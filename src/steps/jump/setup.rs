@@ -315,6 +315,26 @@ pub fn primary_cosmic_rays(
     Some((1000 * number_crs) as f64 / (total_time * total_pixels))
 }
 
+/// `meta.exposure.extended_emission_events` (EXTEMISS, events per 10⁶ s per pixel) from the
+/// snowball count, with the same group total as [`primary_cosmic_rays`].
+pub fn extended_emission_events(
+    number_events: u64,
+    fully_dnu_groups_after: usize,
+    nints: usize,
+    ngroups: usize,
+    group_time: f64,
+    nrows: usize,
+    ncols: usize,
+) -> Option<f64> {
+    let total_groups = (nints * ngroups) as i64 - fully_dnu_groups_after as i64 - nints as i64;
+    if total_groups < 1 {
+        return None;
+    }
+    let total_time = group_time * total_groups as f64;
+    let total_pixels = (nrows * ncols) as f64;
+    Some(1e6 * number_events as f64 / (total_time * total_pixels))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

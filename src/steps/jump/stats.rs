@@ -114,7 +114,7 @@ pub fn wirth_kth(a: &mut [f64], k: usize) -> f64 {
 /// permutation), then `0.5 * (lower + upper)`.
 pub fn wirth_median(a: &mut [f64]) -> f64 {
     let n = a.len();
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let upper = wirth_kth(a, n / 2);
         let lower = wirth_kth(a, n / 2 - 1);
         0.5 * (lower + upper)
@@ -157,9 +157,9 @@ mod tests {
         let data = [5.0, -1.0, 3.5, 3.5, 8.0, 0.0, 2.0, 7.0];
         let mut sorted = data.to_vec();
         sorted.sort_by(f64::total_cmp);
-        for k in 0..data.len() {
+        for (k, &expected) in sorted.iter().enumerate() {
             let mut a = data.to_vec();
-            assert_eq!(wirth_kth(&mut a, k), sorted[k]);
+            assert_eq!(wirth_kth(&mut a, k), expected);
         }
         let mut a = data.to_vec();
         assert_eq!(wirth_median(&mut a), 0.5 * (sorted[3] + sorted[4]));

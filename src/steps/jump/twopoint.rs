@@ -216,7 +216,8 @@ fn iterative(setup: &JumpSetup, gdq: &mut [u8], rn2_per_nframes: f64, scratch: &
             }
         }
         let Some(threshold) = threshold else { break };
-        if !(max_ratio > threshold) {
+        // NaN (no usable ratio) never exceeds the threshold.
+        if max_ratio.is_nan() || max_ratio <= threshold {
             break;
         }
         for (j, &r) in ratio.iter().enumerate() {
