@@ -45,7 +45,8 @@ pub struct Pixel {
 
 /// Is full-frame pixel (fy, fx) in the 4-pixel reference border?
 pub fn is_refpix(fy: usize, fx: usize) -> bool {
-    fx < NREF || fx >= FULL - NREF || fy < NREF || fy >= FULL - NREF
+    let science = NREF..FULL - NREF;
+    !science.contains(&fx) || !science.contains(&fy)
 }
 
 /// `L(m)` in float64 from float32 coefficients (c0 = 0).

@@ -202,7 +202,7 @@ impl RampSim {
                 }
             }
         }
-        out.sort_by(|a, b| (a.y, a.frame, a.x).cmp(&(b.y, b.frame, b.x)));
+        out.sort_by_key(|c| (c.y, c.frame, c.x));
         out
     }
 

@@ -38,13 +38,7 @@ pub struct Written {
     pub bytes: u64,
 }
 
-fn header(
-    plan: &Plan,
-    file: &str,
-    datamodl: &str,
-    reftype: &str,
-    model_title: Option<&str>,
-) -> Vec<Card> {
+fn header(file: &str, datamodl: &str, reftype: &str, model_title: Option<&str>) -> Vec<Card> {
     let mut v = Vec::new();
     if let Some(t) = model_title {
         v.push(title(t));
@@ -68,7 +62,6 @@ fn header(
             "Use after date of the reference file",
         ),
     ]);
-    let _ = plan;
     v
 }
 
@@ -113,7 +106,7 @@ fn done(mut out: FitsOut, model_type: &str) -> frames::Result<Written> {
 fn mask(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
     let f = "ref_mask.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
-    let mut h = header(plan, f, "MaskModel", "MASK", None);
+    let mut h = header(f, "MaskModel", "MASK", None);
     h.extend(instrument_cards(plan, true));
     h.extend(region_cards(r));
     h.push(key(
@@ -131,7 +124,6 @@ fn saturation(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written>
     let f = "ref_saturation.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
     let mut h = header(
-        plan,
         f,
         "SaturationModel",
         "SATURATION",
@@ -154,7 +146,7 @@ fn saturation(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written>
 fn superbias(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
     let f = "ref_superbias.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
-    let mut h = header(plan, f, "SuperBiasModel", "SUPERBIAS", None);
+    let mut h = header(f, "SuperBiasModel", "SUPERBIAS", None);
     h.extend(instrument_cards(plan, false));
     h.extend(region_cards(r));
     h.push(key("READPATT", "ANY", "Readout pattern"));
@@ -183,7 +175,6 @@ fn linearity(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> 
     let f = "ref_linearity.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
     let mut h = header(
-        plan,
         f,
         "LinearityModel",
         "LINEARITY",
@@ -220,13 +211,7 @@ fn dark(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
         .map(|p| p.dark_e)
         .collect();
     let avg = median(&mut sci_darks);
-    let mut h = header(
-        plan,
-        f,
-        "DarkModel",
-        "DARK",
-        Some("Dark current data model"),
-    );
+    let mut h = header(f, "DarkModel", "DARK", Some("Dark current data model"));
     h.extend(instrument_cards(plan, false));
     h.extend([
         key(
@@ -294,7 +279,7 @@ fn median(v: &mut [f32]) -> f64 {
 fn gain(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
     let f = "ref_gain.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
-    let mut h = header(plan, f, "GainModel", "GAIN", None);
+    let mut h = header(f, "GainModel", "GAIN", None);
     h.extend(instrument_cards(plan, true));
     h.extend(region_cards(r));
     if let Some(g) = plan.gainfact {
@@ -319,7 +304,7 @@ fn gain(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
 fn readnoise(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> {
     let f = "ref_readnoise.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
-    let mut h = header(plan, f, "ReadnoiseModel", "READNOISE", None);
+    let mut h = header(f, "ReadnoiseModel", "READNOISE", None);
     h.extend(instrument_cards(plan, false));
     h.extend(region_cards(r));
     h.push(key("READPATT", "ANY", "Readout pattern"));
@@ -344,7 +329,7 @@ fn readnoise(plan: &Plan, dir: &Path, r: &RefRegion) -> frames::Result<Written> 
 fn ipc(plan: &Plan, dir: &Path) -> frames::Result<Written> {
     let f = "ref_ipc.fits";
     let mut out = FitsOut::create(&dir.join(f))?;
-    let mut h = header(plan, f, "IPCModel", "IPC", Some("IPC kernel model"));
+    let mut h = header(f, "IPCModel", "IPC", Some("IPC kernel model"));
     h.extend(instrument_cards(plan, false));
     out.cards(&h)?;
     let k = [

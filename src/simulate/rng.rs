@@ -61,7 +61,7 @@ impl Stream {
     }
 
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_word(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0xA076_1D64_78BD_642F);
         let t = (self.state as u128).wrapping_mul((self.state ^ 0xE703_7ED1_A0B4_28DB) as u128);
         ((t >> 64) as u64) ^ (t as u64)
@@ -70,13 +70,13 @@ impl Stream {
     /// Uniform in [0, 1) with 53 random bits.
     #[inline]
     pub fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.next_word() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform in (0, 1]: safe under `ln`.
     #[inline]
     pub fn uniform_pos(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+        ((self.next_word() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     #[inline]
@@ -87,7 +87,7 @@ impl Stream {
     /// Uniform integer in [0, n) (Lemire's multiply-shift; the tiny bias is irrelevant here).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
+        ((self.next_word() as u128 * n as u128) >> 64) as u64
     }
 
     /// Standard normal deviate (ziggurat, via rand_distr).
@@ -150,16 +150,16 @@ pub const POISSON_NORMAL_ABOVE: f64 = 10.0;
 
 impl RngCore for Stream {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.next_word() >> 32) as u32
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.next_word()
     }
 
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         for chunk in dst.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
+            let v = self.next_word().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
     }
