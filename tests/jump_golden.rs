@@ -268,3 +268,8 @@ fn snowballs_with_saturated_cores() {
 fn snowballs_without_required_cores() {
     run_case("snowball_nosat", JumpMode::Iterative);
 }
+
+#[test]
+fn iterative_float32_roundings_near_threshold() {
+    run_case("iter_precision", JumpMode::Iterative);
+}
