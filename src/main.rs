@@ -17,6 +17,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Summarise an exposure, product or reference file.
     Info(cli::info::InfoArgs),
+    /// calwebb_detector1: raw ramps to _rate/_rateints (strun syntax; `sloper detector1 --help`).
+    Detector1(cli::detector1::Detector1Args),
 }
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
     let result = match &cli.command {
         Command::Simulate(a) => simulate::run(a),
         Command::Info(a) => cli::info::run(a),
+        Command::Detector1(a) => cli::detector1::run(a),
     };
     if let Err(e) = result {
         eprintln!("sloper: error: {e:#}");

@@ -1,0 +1,541 @@
+//! The exact driver: band-major passes over the memory map, bit-identical to the official
+//! pipeline (spec §16.2).
+//!
+//! * Pass A, frame-wise: for every (integration, group) the reference-pixel summary (a few
+//!   offsets and a side vector, from the reference rows only) and the "is every pixel
+//!   DO_NOT_USE" test jump's mode selection needs.
+//! * Pass B, row bands: each band of rows is read for every integration and group straight from
+//!   the map, with a halo of rows above and below (saturation growth and four-neighbour
+//!   flagging look one or more rows away), corrected by the fused per-pixel kernels, then held
+//!   pixel-major while jump and ramp fitting see each pixel's whole exposure. The band's rows of
+//!   every product are written at once. Band height follows the memory budget, so peak memory
+//!   does not grow with NINTS beyond one row's worth of reads.
+//!
+//! Rayon runs integrations (corrections) and pixels (jump, ramp fit) in parallel; every pixel's
+//! arithmetic is independent of the split, so results are identical for any thread count.
+
+use super::prepare::Prepared;
+use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
+use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
+use crate::steps::refpix::{
+    Frame as RefFrame, GroupCorrection, RefpixParams, RefpixPlan, RefpixStatus,
+};
+use crate::steps::saturation::{self, SaturationParams, SaturationScratch, Thresholds, Tile};
+use crate::steps::{dq_init, group_scale, linearity, superbias};
+use anyhow::Result;
+use frames::dq;
+use frames::raw::RawExposure;
+use rayon::prelude::*;
+use std::time::Instant;
+use stream::StageTimes;
+
+/// Step parameters the engine needs beyond the prepared references.
+pub struct EngineParams {
+    pub saturation: Option<SaturationParams>,
+    pub refpix: Option<RefpixParams>,
+    pub jump: Option<jump::JumpParams>,
+    pub ramp: ExposureParams,
+    pub budget: stream::MemoryBudget,
+}
+
+/// What pass A leaves for pass B.
+pub struct PassA {
+    pub refpix: Option<(RefpixPlan, Vec<GroupCorrection>)>,
+    pub refpix_status: Option<RefpixStatus>,
+    pub fully_dnu_per_int: Vec<usize>,
+}
+
+/// One band of the products: rate (5 planes) and rateints (nints × 5 planes), rows × nx each.
+pub struct BandProducts {
+    pub y0: usize,
+    pub rows: usize,
+    pub rate: Vec<FitValues>,
+    pub ints: Vec<FitValues>, // [int][pixel]
+    /// Calibrated ramp and GROUPDQ of the band's rows (only when the ramp product is wanted):
+    /// plane-major `[int][group][row][col]`.
+    pub ramp: Option<(Vec<f32>, Vec<u8>)>,
+    /// Final PIXELDQ of the band's rows.
+    pub pixeldq: Vec<u32>,
+}
+
+/// Reads one calibrated row (group_scale and superbias applied) for refpix summaries.
+fn calibrated_row(
+    raw: &RawExposure,
+    prep: &Prepared,
+    int: usize,
+    group: usize,
+    y: usize,
+    out: &mut [f32],
+) -> Result<(), frames::FramesError> {
+    raw.read_band_f32(int, group, y, y + 1, out)?;
+    if let Some(f) = prep.group_scale {
+        group_scale::apply(out, f);
+    }
+    if let Some(b) = &prep.superbias {
+        superbias::subtract_plane(out, &b[y * prep.nx..(y + 1) * prep.nx]);
+    }
+    Ok(())
+}
+
+/// Pass A.
+pub fn pass_a(
+    raw: &RawExposure,
+    prep: &Prepared,
+    params: &EngineParams,
+    times: &mut StageTimes,
+) -> Result<PassA> {
+    let meta = raw.meta();
+    let (nints, ngroups) = (raw.nints(), raw.ngroups());
+    let t0 = Instant::now();
+    let refpix = match &params.refpix {
+        Some(rp) => {
+            let plan = RefpixPlan::new(raw.path(), meta, &prep.pixeldq_refpix, rp)?;
+            Some(plan)
+        }
+        None => None,
+    };
+    let refpix_status = refpix.as_ref().map(|p| p.status());
+    let refpix = match refpix {
+        Some(plan) if plan.status() == RefpixStatus::Complete => {
+            let frames: Vec<(usize, usize)> = (0..nints)
+                .flat_map(|i| (0..ngroups).map(move |g| (i, g)))
+                .collect();
+            let corrections: Vec<GroupCorrection> = frames
+                .par_iter()
+                .map(|&(i, g)| {
+                    let mut src =
+                        |y: usize, out: &mut [f32]| calibrated_row(raw, prep, i, g, y, out);
+                    plan.summarize(
+                        RefFrame::Group {
+                            integration: i,
+                            group: g,
+                        },
+                        &mut src,
+                    )
+                })
+                .collect::<Result<_, _>>()?;
+            Some((plan, corrections))
+        }
+        _ => None,
+    };
+    times.add("refpix summaries", t0.elapsed());
+
+    let t0 = Instant::now();
+    let fully_dnu_per_int = if params.jump.is_some() && ngroups > 2 {
+        fully_dnu_counts(raw, prep, params)?
+    } else {
+        vec![0; nints]
+    };
+    times.add("jump setup", t0.elapsed());
+    Ok(PassA {
+        refpix,
+        refpix_status,
+        fully_dnu_per_int,
+    })
+}
+
+/// For jump's mode selection: per integration, how many groups have DO_NOT_USE on every pixel of
+/// the frame (after dq_init and saturation). A frame is proven not to be fully flagged by one
+/// pixel that certainly lacks DO_NOT_USE; the proof almost always comes from the first pixel
+/// scanned. Only when no pixel gives a proof is the integration's saturation computed exactly.
+fn fully_dnu_counts(
+    raw: &RawExposure,
+    prep: &Prepared,
+    params: &EngineParams,
+) -> Result<Vec<usize>> {
+    let (nints, ngroups, ny, nx) = (raw.nints(), raw.ngroups(), raw.ny(), raw.nx());
+    let sat = prep.saturation.as_ref();
+    let diluting = sat
+        .and_then(|s| s.read_pattern.as_ref())
+        .is_some_and(|rp| rp.nframes > 1);
+    let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
+    (0..nints)
+        .into_par_iter()
+        .map(|i| -> Result<usize> {
+            let mut row = vec![0f32; nx];
+            let mut count = 0;
+            let mut exact: Option<Vec<bool>> = None;
+            for g in 0..ngroups {
+                let mut proven = false;
+                'rows: for y in 0..ny {
+                    raw.read_band_f32(i, g, y, y + 1, &mut row)?;
+                    if let Some(f) = prep.group_scale {
+                        group_scale::apply(&mut row, f);
+                    }
+                    for x in 0..nx {
+                        let k = y * nx + x;
+                        if prep.mask[k] & dq::DO_NOT_USE != 0 || (sat.is_some() && row[x] <= 0.0) {
+                            continue;
+                        }
+                        if !diluting || far_from_saturation(raw, prep, i, g, y, x, 2 * grow)? {
+                            proven = true;
+                            break 'rows;
+                        }
+                    }
+                }
+                if !proven {
+                    // No certificate: compute the integration's saturation flags exactly.
+                    if exact.is_none() {
+                        exact = Some(exact_dnu_planes(raw, prep, params, i)?);
+                    }
+                    if exact.as_ref().is_some_and(|e| e[g]) {
+                        count += 1;
+                    }
+                }
+            }
+            Ok(count)
+        })
+        .collect()
+}
+
+/// True when every pixel within `radius` of (y, x) stays below half its threshold up to group
+/// g+1: then neither the diluted-saturation test nor the second-group test can flag (y, x).
+#[allow(clippy::too_many_arguments)]
+fn far_from_saturation(
+    raw: &RawExposure,
+    prep: &Prepared,
+    i: usize,
+    g: usize,
+    y: usize,
+    x: usize,
+    radius: usize,
+) -> Result<bool> {
+    let (ny, nx) = (raw.ny(), raw.nx());
+    let Some(sat) = &prep.saturation else {
+        return Ok(true);
+    };
+    let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(ny));
+    let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(nx));
+    let mut rows = vec![0f32; (y1 - y0) * nx];
+    for j in 0..=(g + 1).min(raw.ngroups() - 1) {
+        raw.read_band_f32(i, j, y0, y1, &mut rows)?;
+        if let Some(f) = prep.group_scale {
+            group_scale::apply(&mut rows, f);
+        }
+        for yy in y0..y1 {
+            for xx in x0..x1 {
+                let v = rows[(yy - y0) * nx + xx];
+                if (v as f64) >= 0.5 * sat.threshold[yy * nx + xx] as f64 {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Exact "every pixel DO_NOT_USE" per group of integration `i` (whole-frame saturation run).
+fn exact_dnu_planes(
+    raw: &RawExposure,
+    prep: &Prepared,
+    params: &EngineParams,
+    i: usize,
+) -> Result<Vec<bool>> {
+    let (ngroups, ny, nx) = (raw.ngroups(), raw.ny(), raw.nx());
+    let np = ny * nx;
+    let mut vals = vec![0f32; ngroups * np];
+    let mut gdq = vec![0u8; ngroups * np];
+    for g in 0..ngroups {
+        raw.read_band_f32(i, g, 0, ny, &mut vals[g * np..(g + 1) * np])?;
+        dq_init::seed_plane(&mut gdq[g * np..(g + 1) * np], &prep.mask);
+    }
+    if let Some(f) = prep.group_scale {
+        group_scale::apply(&mut vals, f);
+    }
+    if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
+        let thr = Thresholds {
+            threshold: &sat.threshold,
+            nosat: &sat.nosat,
+            bias: sat.bias.as_deref(),
+        };
+        let tile = Tile {
+            rows: ny,
+            cols: nx,
+            ngroups,
+        };
+        saturation::flag_integration(
+            tile,
+            &vals,
+            &mut gdq,
+            &thr,
+            sp,
+            sat.read_pattern.as_ref(),
+            &mut SaturationScratch::default(),
+        );
+    }
+    Ok((0..ngroups)
+        .map(|g| {
+            gdq[g * np..(g + 1) * np]
+                .iter()
+                .all(|&q| q & dq::G_DO_NOT_USE != 0)
+        })
+        .collect())
+}
+
+/// The geometry of one band: core rows, jump rows (core ± 1) and read rows (jump ± growth).
+#[derive(Debug, Clone, Copy)]
+pub struct BandRows {
+    pub y0: usize,
+    pub y1: usize,
+    pub j0: usize,
+    pub j1: usize,
+    pub r0: usize,
+    pub r1: usize,
+}
+
+impl BandRows {
+    pub fn new(y0: usize, y1: usize, ny: usize, grow: usize) -> BandRows {
+        let j0 = y0.saturating_sub(1);
+        let j1 = (y1 + 1).min(ny);
+        BandRows {
+            y0,
+            y1,
+            j0,
+            j1,
+            r0: j0.saturating_sub(grow),
+            r1: (j1 + grow).min(ny),
+        }
+    }
+}
+
+/// Bytes of working memory per pixel-read in pass B (plane-major values + flags, pixel-major
+/// copies of both, jump marks).
+pub const BYTES_PER_READ: u64 = 4 + 1 + 4 + 1 + 1;
+
+/// Pass B for one band: read, correct, detect jumps, fit. `planes` is the sigma-clip
+/// whole-plane clearing mask (None unless sigma-clip mode found such planes).
+#[allow(clippy::too_many_arguments)]
+pub fn process_band(
+    raw: &RawExposure,
+    prep: &Prepared,
+    params: &EngineParams,
+    pass_a: &PassA,
+    jump_setup: Option<&JumpSetup>,
+    fit: &FitConfig,
+    band: BandRows,
+    planes: Option<&[bool]>,
+    want_ramp: bool,
+    times: &mut StageTimes,
+) -> Result<(BandProducts, u64, Vec<bool>)> {
+    let (nints, ngroups, nx) = (raw.nints(), raw.ngroups(), raw.nx());
+    let gpp = nints * ngroups;
+    let rrows = band.r1 - band.r0;
+    let np = rrows * nx;
+    let t0 = Instant::now();
+
+    // Dark for every group of these rows (shared by all integrations).
+    let dark_rows: Option<Vec<Vec<f64>>> = match &prep.dark {
+        Some(d) => Some(
+            (0..ngroups)
+                .map(|g| {
+                    d.group_band(g, band.r0, rrows)
+                        .map(|a| a.into_raw_vec_and_offset().0)
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
+    };
+
+    // Read + fused corrections, plane-major [int][group][row][col], one integration per task.
+    let mut vals = vec![0f32; gpp * np];
+    let mut gdq = vec![0u8; gpp * np];
+    let pix = band.r0 * nx..band.r1 * nx;
+    vals.par_chunks_mut(ngroups * np)
+        .zip(gdq.par_chunks_mut(ngroups * np))
+        .enumerate()
+        .try_for_each(|(i, (v, q))| -> Result<()> {
+            for g in 0..ngroups {
+                let plane = &mut v[g * np..(g + 1) * np];
+                raw.read_band_f32(i, g, band.r0, band.r1, plane)?;
+                if let Some(f) = prep.group_scale {
+                    group_scale::apply(plane, f);
+                }
+                dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &prep.mask[pix.clone()]);
+            }
+            if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
+                let thr = Thresholds {
+                    threshold: &sat.threshold[pix.clone()],
+                    nosat: &sat.nosat[pix.clone()],
+                    bias: sat.bias.as_ref().map(|b| &b[pix.clone()]),
+                };
+                let tile = Tile {
+                    rows: rrows,
+                    cols: nx,
+                    ngroups,
+                };
+                saturation::flag_integration(
+                    tile,
+                    v,
+                    q,
+                    &thr,
+                    sp,
+                    sat.read_pattern.as_ref(),
+                    &mut SaturationScratch::default(),
+                );
+            }
+            for g in 0..ngroups {
+                let plane = &mut v[g * np..(g + 1) * np];
+                let flags = &q[g * np..(g + 1) * np];
+                if let Some(b) = &prep.superbias {
+                    superbias::subtract_plane(plane, &b[pix.clone()]);
+                }
+                if let Some((plan, corr)) = &pass_a.refpix {
+                    plan.apply_band(&corr[i * ngroups + g], band.r0, plane);
+                }
+                if let Some(lin) = &prep.linearity {
+                    let c = &lin.coeffs[pix.start * lin.ncoeff..pix.end * lin.ncoeff];
+                    linearity::correct_plane(plane, flags, c, lin.ncoeff);
+                }
+                if let Some(d) = &dark_rows {
+                    for (x, &dv) in plane.iter_mut().zip(&d[g]) {
+                        *x = ((*x as f64) - dv) as f32;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    times.add("read + corrections", t0.elapsed());
+
+    // Pixel-major copy of the jump rows.
+    let t0 = Instant::now();
+    let jrows = band.j1 - band.j0;
+    let jnp = jrows * nx;
+    let mut pv = vec![0f32; jnp * gpp];
+    let mut pq = vec![0u8; jnp * gpp];
+    let off = (band.j0 - band.r0) * nx;
+    pv.par_chunks_mut(gpp)
+        .zip(pq.par_chunks_mut(gpp))
+        .enumerate()
+        .for_each(|(p, (v, q))| {
+            for k in 0..gpp {
+                v[k] = vals[k * np + off + p];
+                q[k] = gdq[k * np + off + p];
+            }
+        });
+    drop(vals);
+    drop(gdq);
+    times.add("transpose", t0.elapsed());
+
+    // Final PIXELDQ of the jump rows (bad gain flagged by jump).
+    let jpix = band.j0 * nx..band.j1 * nx;
+    let mut pixeldq: Vec<u32> = prep.pixeldq_pre_jump[jpix.clone()].to_vec();
+
+    let t0 = Instant::now();
+    let mut primary = 0u64;
+    let mut plane_all = vec![true; gpp];
+    let geo = BandGeometry {
+        nx,
+        rows: jrows,
+        interior: (band.y0 - band.j0)..(band.y1 - band.j0),
+    };
+    if let Some(setup) = jump_setup {
+        if setup.mode != JumpMode::StepSkipped {
+            jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain[jpix.clone()]);
+            let mut marks = vec![0u8; jnp * gpp];
+            let gain = &prep.jump_gain[jpix.clone()];
+            let rn = &prep.jump_readnoise[jpix.clone()];
+            if setup.detects() {
+                // Detection per pixel, in parallel over row chunks.
+                pv.par_chunks(gpp * nx)
+                    .zip(pq.par_chunks_mut(gpp * nx))
+                    .zip(marks.par_chunks_mut(gpp * nx))
+                    .zip(gain.par_chunks(nx).zip(rn.par_chunks(nx)))
+                    .for_each_init(
+                        || PixelScratch::new(nints, ngroups),
+                        |scratch, (((v, q), m), (g, r))| {
+                            let one = BandGeometry::whole(nx, 1);
+                            jump::detect_band(setup, &one, v, q, m, g, r, scratch);
+                        },
+                    );
+                if matches!(setup.mode, JumpMode::SigmaClip { .. }) {
+                    let interior = geo.interior_pixels();
+                    jump::setup::accumulate_all_have(
+                        &pq[interior.start * gpp..interior.end * gpp],
+                        gpp,
+                        jump::band::PLANE_CLEAR_MASK,
+                        &mut plane_all,
+                    );
+                }
+            }
+            primary = jump::finish_band(setup, &geo, &mut pq, &mut marks, planes);
+        }
+    }
+    times.add("jump", t0.elapsed());
+
+    // Ramp fit of the core rows.
+    let t0 = Instant::now();
+    let core = (band.y0 - band.j0) * nx..(band.y1 - band.j0) * nx;
+    let cpix = band.y0 * nx..band.y1 * nx;
+    let rows = band.y1 - band.y0;
+    let ncore = rows * nx;
+    let mut rate = vec![FitValues::default(); ncore];
+    let mut ints_pm = vec![FitValues::default(); ncore * nints];
+    let core_dq = &pixeldq[core.clone()];
+    let gain = &prep.gain[cpix.clone()];
+    let rn = &prep.readnoise[cpix.clone()];
+    let dc = &prep.average_dark_current[cpix.clone()];
+    let pv_core = &pv[core.start * gpp..core.end * gpp];
+    let pq_core = &pq[core.start * gpp..core.end * gpp];
+    rate.par_chunks_mut(nx)
+        .zip(ints_pm.par_chunks_mut(nx * nints))
+        .enumerate()
+        .for_each_init(
+            || RampScratch::new(fit),
+            |scratch, (r, (rate_row, ints_row))| {
+                for x in 0..nx {
+                    let p = r * nx + x;
+                    let consts = PixelConsts {
+                        gain: gain[p],
+                        readnoise: rn[p],
+                        dark_current: dc[p],
+                        pixel_dq: core_dq[p],
+                    };
+                    crate::steps::ramp_fit::fit_pixel(
+                        fit,
+                        &consts,
+                        &pv_core[p * gpp..(p + 1) * gpp],
+                        &pq_core[p * gpp..(p + 1) * gpp],
+                        None,
+                        scratch,
+                        &mut ints_row[x * nints..(x + 1) * nints],
+                        &mut rate_row[x],
+                    );
+                }
+            },
+        );
+    // [pixel][int] -> [int][pixel]
+    let mut ints = vec![FitValues::default(); ncore * nints];
+    for p in 0..ncore {
+        for i in 0..nints {
+            ints[i * ncore + p] = ints_pm[p * nints + i];
+        }
+    }
+    times.add("ramp fit", t0.elapsed());
+
+    let ramp = if want_ramp {
+        let mut rv = vec![0f32; gpp * ncore];
+        let mut rq = vec![0u8; gpp * ncore];
+        for p in 0..ncore {
+            let src = (core.start + p) * gpp;
+            for k in 0..gpp {
+                rv[k * ncore + p] = pv[src + k];
+                rq[k * ncore + p] = pq[src + k];
+            }
+        }
+        Some((rv, rq))
+    } else {
+        None
+    };
+    Ok((
+        BandProducts {
+            y0: band.y0,
+            rows,
+            rate,
+            ints,
+            ramp,
+            pixeldq: core_dq.to_vec(),
+        },
+        primary,
+        plane_all,
+    ))
+}

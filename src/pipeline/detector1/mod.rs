@@ -1,0 +1,370 @@
+//! calwebb_detector1: raw ramps to `_rate`, `_rateints` (and optionally `_ramp`) products, in
+//! bounded memory and bit-for-bit with jwst 3.0.0 / stcal 1.20.0.
+
+pub mod exact;
+pub mod prepare;
+pub mod settings;
+
+use crate::steps::jump::{self, JumpMode, JumpSetup};
+use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues};
+use anyhow::{Context, Result};
+use exact::{BandRows, EngineParams, PassA};
+use frames::raw::RawExposure;
+use frames::write::{
+    Card, KeyValue, ProductHeader, RampWriter, RateBand, RateWriter, RateintsWriter,
+};
+use ndarray::ArrayView2;
+use prepare::Prepared;
+pub use settings::Detector1Settings;
+use std::path::PathBuf;
+use std::time::Instant;
+use stream::StageTimes;
+
+/// What a run produced and how long it took.
+#[derive(Debug, Clone)]
+pub struct Detector1Report {
+    pub input: PathBuf,
+    pub outputs: Vec<PathBuf>,
+    pub shape: [usize; 4],
+    pub jump_mode: Option<JumpMode>,
+    pub band_rows: usize,
+    pub bands: usize,
+    pub times: StageTimes,
+    pub wall_seconds: f64,
+}
+
+impl Detector1Report {
+    /// Pixel reads processed per second of wall time.
+    pub fn throughput(&self) -> f64 {
+        let reads: usize = self.shape.iter().product();
+        reads as f64 / self.wall_seconds.max(1e-9)
+    }
+}
+
+/// Run Detector1 on one exposure file (one segment of a segmented exposure).
+pub fn run(settings: &Detector1Settings) -> Result<Detector1Report> {
+    match settings.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .context("could not start the thread pool")?
+            .install(|| run_inner(settings)),
+        None => run_inner(settings),
+    }
+}
+
+fn split(values: &[FitValues]) -> [Vec<f32>; 4] {
+    [
+        values.iter().map(|v| v.sci).collect(),
+        values.iter().map(|v| v.err).collect(),
+        values.iter().map(|v| v.var_poisson).collect(),
+        values.iter().map(|v| v.var_rnoise).collect(),
+    ]
+}
+
+fn write_rate_like(
+    values: &[FitValues],
+    rows: usize,
+    nx: usize,
+    gain_factor: Option<f64>,
+    mut write: impl FnMut(&RateBand) -> frames::Result<()>,
+) -> Result<()> {
+    let [mut sci, mut err, mut vp, mut vr] = split(values);
+    if let Some(f) = gain_factor {
+        crate::steps::gain_scale::apply(f, &mut sci, &mut err, &mut vp, &mut vr);
+    }
+    let dq: Vec<u32> = values.iter().map(|v| v.dq).collect();
+    fn view(v: &[f32], rows: usize, nx: usize) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((rows, nx), v).expect("band shape")
+    }
+    let band = RateBand {
+        sci: view(&sci, rows, nx),
+        err: view(&err, rows, nx),
+        dq: ArrayView2::from_shape((rows, nx), dq.as_slice()).expect("band shape"),
+        var_poisson: view(&vp, rows, nx),
+        var_rnoise: view(&vr, rows, nx),
+    };
+    write(&band)?;
+    Ok(())
+}
+
+fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
+    let start = Instant::now();
+    let mut times = StageTimes::default();
+    let raw = RawExposure::open(&s.input)?;
+    let meta = raw.meta().clone();
+    let (nints, ngroups, ny, nx) = (raw.nints(), raw.ngroups(), raw.ny(), raw.nx());
+    if meta.zero_frame && !s.ramp_fit.suppress_one_group {
+        anyhow::bail!(
+            "{}: ZEROFRAME with suppress_one_group=false is not supported yet",
+            s.input.display()
+        );
+    }
+    let t0 = Instant::now();
+    let prep = Prepared::load(s, &meta)?;
+    times.add("references", t0.elapsed());
+
+    let ramp = ExposureParams {
+        nints,
+        ngroups,
+        nframes: meta.nframes as u32,
+        group_time: meta.tgroup,
+        frame_time: meta.tframe,
+        suppress_one_group: s.ramp_fit.suppress_one_group,
+        firstgroup: s.ramp_fit.firstgroup,
+        lastgroup: s.ramp_fit.lastgroup,
+    };
+    let fit = FitConfig::new(&ramp)
+        .map_err(|e| anyhow::anyhow!("{}: ramp fitting: {e}", s.input.display()))?;
+    let params = EngineParams {
+        saturation: s.saturation.as_ref().map(|x| x.1),
+        refpix: s.refpix.clone(),
+        jump: s.jump.clone(),
+        ramp,
+        budget: s.max_memory,
+    };
+
+    let pass_a: PassA = exact::pass_a(&raw, &prep, &params, &mut times)?;
+    let jump_setup: Option<JumpSetup> = match &s.jump {
+        Some(p) => {
+            let mut scratch = Vec::new();
+            let median_gain = jump::stats::nanmedian_f32(&prep.jump_gain, &mut scratch);
+            Some(
+                JumpSetup::new(
+                    p,
+                    nints,
+                    ngroups,
+                    meta.nframes as u32,
+                    meta.tgroup,
+                    &pass_a.fully_dnu_per_int,
+                    median_gain,
+                )
+                .map_err(|e| anyhow::anyhow!("{}: jump: {e}", s.input.display()))?,
+            )
+        }
+        None => None,
+    };
+
+    // Band height from the memory budget: every row of a band holds all reads of all
+    // integrations (values and flags, plane-major and pixel-major) plus its products.
+    let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
+    let gpp = (nints * ngroups) as u64;
+    let per_pixel = gpp * exact::BYTES_PER_READ + nints as u64 * 2 * 20 + 64;
+    let fixed = (ny * nx) as u64 * 48;
+    let plan = stream::plan_tiles(ny, nx, 1 + grow, per_pixel, fixed, s.max_memory);
+    let band_rows = if plan.cols < nx { 1 } else { plan.rows.max(1) };
+
+    // Products.
+    std::fs::create_dir_all(&s.output_dir).with_context(|| {
+        format!(
+            "{}: cannot create the output directory",
+            s.output_dir.display()
+        )
+    })?;
+    let mut cal_steps = prep.cal_steps.clone();
+    let refpix_done = matches!(
+        pass_a.refpix_status,
+        Some(crate::steps::refpix::RefpixStatus::Complete)
+    );
+    cal_steps.push((
+        "S_REFPIX".into(),
+        if refpix_done { "COMPLETE" } else { "SKIPPED" }.into(),
+    ));
+    let jump_ran = jump_setup
+        .as_ref()
+        .is_some_and(|j| j.mode != JumpMode::StepSkipped);
+    cal_steps.push((
+        "S_JUMP".into(),
+        if jump_ran { "COMPLETE" } else { "SKIPPED" }.into(),
+    ));
+    for k in ["S_CHGMIG", "S_CLNFNS", "S_PERSIS", "S_PCTFRM"] {
+        cal_steps.push((k.into(), "SKIPPED".into()));
+    }
+    let header = ProductHeader {
+        input: s.input.clone(),
+        cal_steps: cal_steps.clone(),
+        ref_files: prep.ref_files.clone(),
+        crds_ctx: None,
+        crds_ver: None,
+        primary_extra: vec![],
+        sci_extra: vec![],
+    };
+    let mut ramp_header = header.clone();
+    ramp_header
+        .cal_steps
+        .retain(|(k, _)| k != "S_RAMP" && k != "S_GANSCL");
+    let mut final_header = header.clone();
+    final_header
+        .cal_steps
+        .push(("S_RAMP".into(), "COMPLETE".into()));
+    final_header.cal_steps.push((
+        "S_GANSCL".into(),
+        if prep.gain_factor.is_some() {
+            "COMPLETE"
+        } else {
+            "SKIPPED"
+        }
+        .into(),
+    ));
+    use crate::pipeline::naming::product_path;
+    let rate_path = product_path(&s.output_dir, &s.input, "rate");
+    let rateints_path = product_path(&s.output_dir, &s.input, "rateints");
+    let ramp_path = product_path(&s.output_dir, &s.input, "ramp");
+    let mut rate_w = RateWriter::create(&rate_path, &final_header, ny, nx)?;
+    let mut ints_w = RateintsWriter::create(&rateints_path, &final_header, nints, ny, nx)?;
+    let mut ramp_w = if s.save_calibrated_ramp {
+        Some(RampWriter::create(
+            &ramp_path,
+            &ramp_header,
+            nints,
+            ngroups,
+            ny,
+            nx,
+            true,
+        )?)
+    } else {
+        None
+    };
+
+    let bands: Vec<BandRows> = (0..ny)
+        .step_by(band_rows)
+        .map(|y0| BandRows::new(y0, (y0 + band_rows).min(ny), ny, grow))
+        .collect();
+    let progress = if s.progress
+        && !s.quiet
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && bands.len() > 1
+    {
+        let pb = indicatif::ProgressBar::new(bands.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} detector1 [{bar:40}] {pos}/{len} bands {elapsed_precise} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+
+    let mut planes: Option<Vec<bool>> = None;
+    let mut primary_total;
+    loop {
+        primary_total = 0u64;
+        let mut all_planes = vec![true; nints * ngroups];
+        for band in &bands {
+            let (products, primary, plane_all) = exact::process_band(
+                &raw,
+                &prep,
+                &params,
+                &pass_a,
+                jump_setup.as_ref(),
+                &fit,
+                *band,
+                planes.as_deref(),
+                ramp_w.is_some(),
+                &mut times,
+            )?;
+            primary_total += primary;
+            for (a, b) in all_planes.iter_mut().zip(&plane_all) {
+                *a &= *b;
+            }
+            let t0 = Instant::now();
+            let rows = products.rows;
+            let ncore = rows * nx;
+            write_rate_like(&products.rate, rows, nx, prep.gain_factor, |b| {
+                rate_w.write_band(products.y0, b)
+            })?;
+            for i in 0..nints {
+                write_rate_like(
+                    &products.ints[i * ncore..(i + 1) * ncore],
+                    rows,
+                    nx,
+                    prep.gain_factor,
+                    |b| ints_w.write_band(i, products.y0, b),
+                )?;
+            }
+            if let (Some(w), Some((rv, rq))) = (ramp_w.as_mut(), &products.ramp) {
+                for k in 0..nints * ngroups {
+                    let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore])
+                        .expect("band shape");
+                    let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore])
+                        .expect("band shape");
+                    w.write_group_band(k / ngroups, k % ngroups, products.y0, sci, q)?;
+                }
+                w.write_pixeldq_band(
+                    products.y0,
+                    ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice())
+                        .expect("band shape"),
+                )?;
+                let dc = &prep.average_dark_current[products.y0 * nx..(products.y0 + rows) * nx];
+                w.write_avdrkcur_band(
+                    products.y0,
+                    ArrayView2::from_shape((rows, nx), dc).expect("band shape"),
+                )?;
+            }
+            times.add("write", t0.elapsed());
+            if let Some(pb) = &progress {
+                pb.inc(1);
+            }
+        }
+        let sigma_clip = jump_setup
+            .as_ref()
+            .is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
+        if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
+            // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears those jumps.
+            // Detection is deterministic, so run pass B again with the planes known.
+            planes = Some(all_planes);
+            if let Some(pb) = &progress {
+                pb.set_position(0);
+            }
+            continue;
+        }
+        break;
+    }
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+
+    // Jump keywords (PRIMECRS, EXTNCRS), as the official step writes them.
+    let mut extra = Vec::new();
+    if let Some(setup) = jump_setup.as_ref().filter(|_| jump_ran) {
+        let fully: usize = pass_a.fully_dnu_per_int.iter().sum();
+        let number = if setup.detects() {
+            primary_total as i64
+        } else {
+            jump::setup::NO_DETECTION_CR_COUNT
+        };
+        if let Some(v) =
+            jump::setup::primary_cosmic_rays(number, fully, nints, ngroups, meta.tgroup, ny, nx)
+        {
+            extra.push(Card::new("PRIMECRS", KeyValue::Float(v)));
+        }
+        if let Some(v) =
+            jump::setup::extended_emission_events(0, fully, nints, ngroups, meta.tgroup, ny, nx)
+        {
+            extra.push(Card::new("EXTNCRS", KeyValue::Float(v)));
+        }
+    }
+    let t0 = Instant::now();
+    let mut outputs = Vec::new();
+    if let Some(mut w) = ramp_w {
+        w.update_primary(&extra)?;
+        outputs.push(w.finish()?);
+    }
+    rate_w.update_primary(&extra)?;
+    ints_w.update_primary(&extra)?;
+    outputs.push(rate_w.finish()?);
+    outputs.push(ints_w.finish()?);
+    times.add("write", t0.elapsed());
+    Ok(Detector1Report {
+        input: s.input.clone(),
+        outputs,
+        shape: [nints, ngroups, ny, nx],
+        jump_mode: jump_setup.map(|j| j.mode),
+        band_rows,
+        bands: bands.len(),
+        times,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    })
+}

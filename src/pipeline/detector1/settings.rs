@@ -1,0 +1,359 @@
+//! Typed Detector1 settings from a parsed `strun`-style command line: which steps run, with
+//! which reference files and parameters. Everything the official pipeline would refuse, or that
+//! sloper does not implement, is refused here with a message that names the option.
+
+use crate::config::{RunConfig, Value};
+use crate::steps::jump::JumpParams;
+use crate::steps::refpix::{RefpixAlgorithm, RefpixParams};
+use crate::steps::saturation::SaturationParams;
+use std::path::{Path, PathBuf};
+use stream::MemoryBudget;
+
+/// sloper's own options next to the strun parameters.
+pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
+    crate::config::strun_args::ExtraOption {
+        name: "max-memory",
+        takes_value: true,
+    },
+    crate::config::strun_args::ExtraOption {
+        name: "threads",
+        takes_value: true,
+    },
+    crate::config::strun_args::ExtraOption {
+        name: "refs",
+        takes_value: true,
+    },
+    crate::config::strun_args::ExtraOption {
+        name: "no-progress",
+        takes_value: false,
+    },
+    crate::config::strun_args::ExtraOption {
+        name: "quiet",
+        takes_value: false,
+    },
+];
+
+/// Ramp-fitting options.
+#[derive(Debug, Clone)]
+pub struct RampFitSettings {
+    pub suppress_one_group: bool,
+    pub firstgroup: Option<i64>,
+    pub lastgroup: Option<i64>,
+}
+
+/// Everything a Detector1 run needs to know besides the data.
+#[derive(Debug, Clone)]
+pub struct Detector1Settings {
+    pub input: PathBuf,
+    pub output_dir: PathBuf,
+    pub save_calibrated_ramp: bool,
+    pub group_scale: bool,
+    pub mask: Option<PathBuf>,
+    pub saturation: Option<(PathBuf, SaturationParams)>,
+    /// Superbias given to the saturation step (for its second-group test).
+    pub saturation_bias: Option<PathBuf>,
+    pub superbias: Option<PathBuf>,
+    pub refpix: Option<RefpixParams>,
+    pub linearity: Option<PathBuf>,
+    pub dark: Option<(PathBuf, Option<f64>)>,
+    pub jump: Option<JumpParams>,
+    pub jump_gain: Option<PathBuf>,
+    pub jump_readnoise: Option<PathBuf>,
+    pub ramp_fit: RampFitSettings,
+    pub gain: PathBuf,
+    pub readnoise: PathBuf,
+    pub gain_scale: Option<PathBuf>,
+    pub max_memory: MemoryBudget,
+    pub threads: Option<usize>,
+    pub progress: bool,
+    pub quiet: bool,
+}
+
+fn bool_param(cfg: &RunConfig, step: &str, name: &str) -> bool {
+    cfg.step_param(step, name).as_bool().unwrap_or(false)
+}
+fn f64_param(cfg: &RunConfig, step: &str, name: &str) -> f64 {
+    cfg.step_param(step, name).as_f64().unwrap_or(f64::NAN)
+}
+fn i64_param(cfg: &RunConfig, step: &str, name: &str) -> Option<i64> {
+    cfg.step_param(step, name).as_i64()
+}
+
+/// Where a step's reference comes from: `Ok(None)` means "N/A" (the official step is then
+/// skipped); a missing reference is an error naming the option to give.
+fn reference(
+    cfg: &RunConfig,
+    refs_dir: Option<&Path>,
+    step: &str,
+    reftype: &str,
+) -> Result<Option<PathBuf>, String> {
+    match cfg.override_ref(step, reftype) {
+        Some(v) if v.eq_ignore_ascii_case("N/A") => Ok(None),
+        Some(v) => Ok(Some(PathBuf::from(v))),
+        None => {
+            if let Some(dir) = refs_dir {
+                let p = dir.join(format!("ref_{reftype}.fits"));
+                if p.is_file() {
+                    return Ok(Some(p));
+                }
+            }
+            Err(format!(
+                "step {step} needs a {reftype} reference: give --steps.{step}.override_{reftype}=PATH \
+                 (or --refs DIR holding ref_{reftype}.fits, or N/A to skip the step); sloper has no CRDS access"
+            ))
+        }
+    }
+}
+
+impl Detector1Settings {
+    pub fn from_config(cfg: &RunConfig) -> Result<Detector1Settings, String> {
+        let refs_dir = cfg.extra("refs").map(PathBuf::from);
+        let refs = refs_dir.as_deref();
+        // Unimplemented steps may not be switched on.
+        for s in cfg.spec.steps {
+            if !s.implemented && !s.miri_only && !cfg.skip(s.alias) {
+                return Err(format!(
+                    "step {} is not implemented by sloper; it is skipped by default (remove --steps.{}.skip=false)",
+                    s.alias, s.alias
+                ));
+            }
+            for p in ["pre_hooks", "post_hooks"] {
+                if !cfg.step_param(s.alias, p).is_none() {
+                    return Err(format!("--steps.{}.{p}: hooks are not supported", s.alias));
+                }
+            }
+        }
+        let run = |step: &str| !cfg.skip(step);
+
+        let group_scale = run("group_scale");
+        let mask = if run("dq_init") {
+            reference(cfg, refs, "dq_init", "mask")?
+        } else {
+            None
+        };
+        if !cfg.step_param("dq_init", "user_supplied_dq").is_none() {
+            return Err("--steps.dq_init.user_supplied_dq is not supported yet".into());
+        }
+        let (saturation, saturation_bias) = if run("saturation") {
+            match reference(cfg, refs, "saturation", "saturation")? {
+                Some(p) => {
+                    let n = i64_param(cfg, "saturation", "n_pix_grow_sat").unwrap_or(1);
+                    if n < 0 {
+                        return Err("--steps.saturation.n_pix_grow_sat must be >= 0".into());
+                    }
+                    let params = SaturationParams {
+                        n_pix_grow_sat: n as usize,
+                        use_readpatt: bool_param(cfg, "saturation", "use_readpatt"),
+                    };
+                    let bias = match cfg.override_ref("saturation", "superbias") {
+                        Some(v) if v.eq_ignore_ascii_case("N/A") => None,
+                        Some(v) => Some(PathBuf::from(v)),
+                        None => reference(cfg, refs, "saturation", "superbias")
+                            .ok()
+                            .flatten(),
+                    };
+                    (Some((p, params)), bias)
+                }
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        if run("ipc") {
+            if let Some(v) = cfg.override_ref("ipc", "ipc") {
+                if !v.eq_ignore_ascii_case("N/A") {
+                    return Err("the ipc step is not implemented yet: use --steps.ipc.override_ipc=N/A or --steps.ipc.skip=true".into());
+                }
+            }
+        }
+        let superbias = if run("superbias") {
+            reference(cfg, refs, "superbias", "superbias")?
+        } else {
+            None
+        };
+        let refpix = if run("refpix") {
+            let algorithm = cfg.step_param("refpix", "refpix_algorithm");
+            let algorithm = RefpixAlgorithm::parse(algorithm.as_str().unwrap_or("median"))
+                .ok_or("--steps.refpix.refpix_algorithm must be median or sirs")?;
+            Some(RefpixParams {
+                odd_even_columns: bool_param(cfg, "refpix", "odd_even_columns"),
+                use_side_ref_pixels: bool_param(cfg, "refpix", "use_side_ref_pixels"),
+                side_smoothing_length: i64_param(cfg, "refpix", "side_smoothing_length")
+                    .unwrap_or(11),
+                side_gain: f64_param(cfg, "refpix", "side_gain"),
+                odd_even_rows: bool_param(cfg, "refpix", "odd_even_rows"),
+                ovr_corr_mitigation_ftr: f64_param(cfg, "refpix", "ovr_corr_mitigation_ftr"),
+                preserve_irs2_refpix: bool_param(cfg, "refpix", "preserve_irs2_refpix"),
+                irs2_mean_subtraction: bool_param(cfg, "refpix", "irs2_mean_subtraction"),
+                refpix_algorithm: algorithm,
+                sigreject: f64_param(cfg, "refpix", "sigreject"),
+                gaussmooth: f64_param(cfg, "refpix", "gaussmooth"),
+                halfwidth: i64_param(cfg, "refpix", "halfwidth").unwrap_or(30),
+                siglimit: f64_param(cfg, "refpix", "siglimit"),
+            })
+        } else {
+            None
+        };
+        let linearity = if run("linearity") {
+            reference(cfg, refs, "linearity", "linearity")?
+        } else {
+            None
+        };
+        let dark = if run("dark_current") {
+            if !cfg.step_param("dark_current", "dark_output").is_none() {
+                return Err("--steps.dark_current.dark_output is not supported yet".into());
+            }
+            reference(cfg, refs, "dark_current", "dark")?.map(|p| {
+                (
+                    p,
+                    cfg.step_param("dark_current", "average_dark_current")
+                        .as_f64(),
+                )
+            })
+        } else {
+            None
+        };
+        let (jump, jump_gain, jump_readnoise) = if run("jump") {
+            let g = reference(cfg, refs, "jump", "gain")?;
+            let r = reference(cfg, refs, "jump", "readnoise")?;
+            let p = JumpParams {
+                rejection_threshold: f64_param(cfg, "jump", "rejection_threshold"),
+                three_group_rejection_threshold: f64_param(
+                    cfg,
+                    "jump",
+                    "three_group_rejection_threshold",
+                ),
+                four_group_rejection_threshold: f64_param(
+                    cfg,
+                    "jump",
+                    "four_group_rejection_threshold",
+                ),
+                maximum_cores: cfg.step_param("jump", "maximum_cores").to_string(),
+                flag_4_neighbors: bool_param(cfg, "jump", "flag_4_neighbors"),
+                max_jump_to_flag_neighbors: f64_param(cfg, "jump", "max_jump_to_flag_neighbors"),
+                min_jump_to_flag_neighbors: f64_param(cfg, "jump", "min_jump_to_flag_neighbors"),
+                after_jump_flag_dn1: f64_param(cfg, "jump", "after_jump_flag_dn1"),
+                after_jump_flag_time1: f64_param(cfg, "jump", "after_jump_flag_time1"),
+                after_jump_flag_dn2: f64_param(cfg, "jump", "after_jump_flag_dn2"),
+                after_jump_flag_time2: f64_param(cfg, "jump", "after_jump_flag_time2"),
+                expand_large_events: bool_param(cfg, "jump", "expand_large_events"),
+                min_sat_area: f64_param(cfg, "jump", "min_sat_area"),
+                min_jump_area: f64_param(cfg, "jump", "min_jump_area"),
+                expand_factor: f64_param(cfg, "jump", "expand_factor"),
+                use_ellipses: bool_param(cfg, "jump", "use_ellipses"),
+                sat_required_snowball: bool_param(cfg, "jump", "sat_required_snowball"),
+                min_sat_radius_extend: f64_param(cfg, "jump", "min_sat_radius_extend"),
+                sat_expand: i64_param(cfg, "jump", "sat_expand").unwrap_or(2),
+                edge_size: i64_param(cfg, "jump", "edge_size").unwrap_or(25),
+                mask_snowball_core_next_int: bool_param(cfg, "jump", "mask_snowball_core_next_int"),
+                snowball_time_masked_next_int: i64_param(
+                    cfg,
+                    "jump",
+                    "snowball_time_masked_next_int",
+                )
+                .unwrap_or(4000),
+                find_showers: bool_param(cfg, "jump", "find_showers"),
+                max_shower_amplitude: f64_param(cfg, "jump", "max_shower_amplitude"),
+                extend_snr_threshold: f64_param(cfg, "jump", "extend_snr_threshold"),
+                extend_min_area: i64_param(cfg, "jump", "extend_min_area").unwrap_or(90),
+                extend_inner_radius: f64_param(cfg, "jump", "extend_inner_radius"),
+                extend_outer_radius: f64_param(cfg, "jump", "extend_outer_radius"),
+                extend_ellipse_expand_ratio: f64_param(cfg, "jump", "extend_ellipse_expand_ratio"),
+                time_masked_after_shower: f64_param(cfg, "jump", "time_masked_after_shower"),
+                min_diffs_single_pass: i64_param(cfg, "jump", "min_diffs_single_pass")
+                    .unwrap_or(10),
+                max_extended_radius: i64_param(cfg, "jump", "max_extended_radius").unwrap_or(200),
+                minimum_groups: i64_param(cfg, "jump", "minimum_groups").unwrap_or(3),
+                minimum_sigclip_groups: i64_param(cfg, "jump", "minimum_sigclip_groups")
+                    .unwrap_or(100),
+                only_use_ints: bool_param(cfg, "jump", "only_use_ints"),
+            };
+            p.validate().map_err(|e| format!("jump: {e}"))?;
+            if p.expand_large_events {
+                return Err("--steps.jump.expand_large_events=true (snowball flagging) is not supported by the streaming driver yet".into());
+            }
+            (Some(p), g, r)
+        } else {
+            (None, None, None)
+        };
+        if !run("ramp_fit") {
+            return Err(
+                "--steps.ramp_fit.skip=true: sloper always fits ramps (that is its output)".into(),
+            );
+        }
+        match cfg.step_param("ramp_fit", "algorithm").as_str() {
+            Some("OLS_C") | None => {}
+            Some(other) => {
+                return Err(format!(
+                    "--steps.ramp_fit.algorithm={other} is not supported (only OLS_C)"
+                ))
+            }
+        }
+        if bool_param(cfg, "ramp_fit", "save_opt") {
+            return Err("--steps.ramp_fit.save_opt=true is not supported yet".into());
+        }
+        let gain = reference(cfg, refs, "ramp_fit", "gain")?
+            .ok_or("ramp_fit needs a gain reference (N/A given)")?;
+        let readnoise = reference(cfg, refs, "ramp_fit", "readnoise")?
+            .ok_or("ramp_fit needs a readnoise reference (N/A given)")?;
+        let gain_scale = if run("gain_scale") {
+            reference(cfg, refs, "gain_scale", "gain")?
+        } else {
+            None
+        };
+
+        let output_dir = match cfg.pipeline_param("output_dir") {
+            Value::Str(s) => PathBuf::from(s),
+            _ => PathBuf::from("."),
+        };
+        if !cfg.pipeline_param("output_file").is_none() {
+            return Err("--output_file is not supported yet: use --output_dir".into());
+        }
+        let max_memory = match cfg.extra("max-memory") {
+            Some(s) => s
+                .parse::<MemoryBudget>()
+                .map_err(|e| format!("--max-memory: {e}"))?,
+            None => MemoryBudget::DEFAULT,
+        };
+        let threads = match cfg.extra("threads") {
+            Some(s) => Some(
+                s.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--threads: {s:?} is not a positive integer"))?,
+            ),
+            None => None,
+        };
+        Ok(Detector1Settings {
+            input: cfg.input.clone(),
+            output_dir,
+            save_calibrated_ramp: cfg
+                .pipeline_param("save_calibrated_ramp")
+                .as_bool()
+                .unwrap_or(false),
+            group_scale,
+            mask,
+            saturation,
+            saturation_bias,
+            superbias,
+            refpix,
+            linearity,
+            dark,
+            jump,
+            jump_gain,
+            jump_readnoise,
+            ramp_fit: RampFitSettings {
+                suppress_one_group: bool_param(cfg, "ramp_fit", "suppress_one_group"),
+                firstgroup: i64_param(cfg, "ramp_fit", "firstgroup"),
+                lastgroup: i64_param(cfg, "ramp_fit", "lastgroup"),
+            },
+            gain,
+            readnoise,
+            gain_scale,
+            max_memory,
+            threads,
+            progress: cfg.extra("no-progress").is_none(),
+            quiet: cfg.extra("quiet").is_some(),
+        })
+    }
+}
