@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod consumers;
 pub mod pipeline;
 pub mod simulate;
 pub mod steps;

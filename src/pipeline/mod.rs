@@ -2,3 +2,4 @@
 
 pub mod detector1;
 pub mod naming;
+pub mod online;

@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod frame;
 pub mod metrics;
+pub mod plane;
 pub mod source;
 
 pub use budget::{plan_tiles, MemoryBudget, Tile, TilePlan};

@@ -1,0 +1,1 @@
+//! Stage 2/3 consumers of rate products (in progress).

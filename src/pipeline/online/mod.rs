@@ -1,0 +1,1 @@
+//! The online (group-major) detector1 driver (in progress).

@@ -1,0 +1,1 @@
+//! Integration planes: the unit downstream consumers stream (in progress).
