@@ -19,6 +19,16 @@ enum Command {
     Info(cli::info::InfoArgs),
     /// calwebb_detector1: raw ramps to _rate/_rateints (strun syntax; `sloper detector1 --help`).
     Detector1(cli::detector1::Detector1Args),
+    /// calwebb_image2 subset (flat_field, photom) on _rate/_rateints products.
+    Image2(cli::image2::Args),
+    /// calwebb_tso3 subset (outlier_detection, tso_photometry, white light) on _calints products.
+    Tso3(cli::tso3::Args),
+    /// Run a chain of pipelines in one process: `sloper run X_uncal.fits --pipeline detector1,image2,tso3`.
+    Run(cli::run::Args),
+    /// Run a pipeline or step by its official name, as the official `strun` does.
+    Strun(cli::strun::Args),
+    /// Feed a raw exposure through the live source at the detector's cadence and report latency.
+    Replay(cli::replay::Args),
 }
 
 fn main() {
@@ -27,6 +37,11 @@ fn main() {
         Command::Simulate(a) => simulate::run(a),
         Command::Info(a) => cli::info::run(a),
         Command::Detector1(a) => cli::detector1::run(a),
+        Command::Image2(a) => cli::image2::run(a),
+        Command::Tso3(a) => cli::tso3::run(a),
+        Command::Run(a) => cli::run::run(a),
+        Command::Strun(a) => cli::strun::run(a),
+        Command::Replay(a) => cli::replay::run(a),
     };
     if let Err(e) = result {
         eprintln!("sloper: error: {e:#}");
