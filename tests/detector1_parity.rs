@@ -1,0 +1,108 @@
+//! Detector1 parity: sloper's products against the official jwst 3.0.0 / stcal 1.20.0 products
+//! made from the same inputs (fixtures/parity/<case>: inputs and golden/, made by
+//! fixtures/parity/make_parity.sh). Every image array of _rate, _rateints and _ramp must be
+//! bit-identical (NaN compared as NaN) — stricter than the 1e-5 relative tolerance allowed.
+
+mod common;
+
+use common::{assert_same_images, detector1, repo, unpack_fits};
+use std::path::Path;
+
+fn run_case(case: &str, extra: &[&str]) {
+    let fixture = repo().join("fixtures/parity").join(case);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture, &input);
+    let mut uncals: Vec<_> = std::fs::read_dir(&input)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_uncal.fits"))
+        .collect();
+    uncals.sort();
+    assert!(!uncals.is_empty(), "{case}: no uncal file");
+    for uncal in &uncals {
+        let mut args: Vec<String> = vec![
+            uncal.display().to_string(),
+            "--refs".into(),
+            input.display().to_string(),
+            format!("--output_dir={}", out.display()),
+            "--save_calibrated_ramp=true".into(),
+            "--quiet".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        detector1(&args);
+    }
+    let golden = fixture.join("golden");
+    let mut n = 0;
+    for e in std::fs::read_dir(&golden).unwrap() {
+        let g = e.unwrap().path();
+        let name = g.file_name().unwrap().to_string_lossy().replace(".gz", "");
+        assert_same_images(&out.join(&name), &g);
+        n += 1;
+    }
+    assert_eq!(n, 3 * uncals.len(), "{case}: golden products");
+}
+
+macro_rules! parity {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            run_case(stringify!($name), &[]);
+        }
+    )*};
+}
+
+// 1-amplifier GENERIC subarray, iterative jump mode, bad pixels and NaNs in references.
+// 4-amplifier subarray (refpix full-frame embedding with side pixels), 3, 2 and 1 groups,
+// single-pass (12 groups) and sigma-clip (100 integrations) jump modes, SHALLOW4 (NFRAMES=4,
+// GROUPGAP=1), BRIGHT2 with FRMDIVSR=4 and GAINFACT=1.5, heavy cosmic rays, two segments.
+parity!(
+    generic_1amp,
+    amp4_sub16,
+    ngroups3,
+    ngroups2,
+    ngroups1,
+    singlepass12,
+    sigclip100,
+    shallow4_gap,
+    bright2_div4_gainfact,
+    heavy_cr,
+    segmented,
+);
+
+/// The answer must not depend on how the frame is cut into bands or on the thread count.
+#[test]
+fn band_height_and_threads_do_not_change_results() {
+    run_case("heavy_cr", &["--max-memory=16K", "--threads", "1"]);
+    run_case("amp4_sub16", &["--max-memory=300K", "--threads", "2"]);
+    run_case("sigclip100", &["--max-memory=40K", "--threads", "3"]);
+}
+
+#[test]
+fn tiny_official_fixture() {
+    let fixture = repo().join("fixtures/oracle/tiny");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let uncal = fixture.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    detector1(&[
+        uncal.display().to_string(),
+        "--refs".into(),
+        fixture.display().to_string(),
+        format!("--output_dir={}", out.display()),
+        "--save_calibrated_ramp=true".into(),
+        "--quiet".into(),
+    ]);
+    for p in ["rate", "rateints", "ramp"] {
+        let name = format!("jw01234001001_01101_00001_nrcalong_{p}.fits");
+        assert_same_images(&out.join(&name), &fixture.join("golden").join(&name));
+        assert!(Path::new(&out.join(&name)).exists());
+    }
+}
+
+/// The comparison is sharp: a different jump threshold must change the products.
+#[test]
+#[should_panic(expected = "values differ")]
+fn comparison_detects_a_changed_parameter() {
+    run_case("heavy_cr", &["--steps.jump.rejection_threshold=3.5"]);
+}
