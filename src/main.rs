@@ -13,6 +13,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Simulate a small TSO exposure with its references and calibrate it (the built-in demo).
+    Demo(cli::demo::DemoArgs),
     /// Write a synthetic raw exposure and its reference files in the official layouts.
     Simulate(simulate::SimulateArgs),
     /// Summarise an exposure, product or reference file.
@@ -34,6 +36,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Demo(a) => cli::demo::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Info(a) => cli::info::run(a),
         Command::Detector1(a) => cli::detector1::run(a),
