@@ -50,7 +50,8 @@ pub struct BandProducts {
     pub y0: usize,
     pub rows: usize,
     pub rate: Vec<FitValues>,
-    pub ints: Vec<FitValues>, // [int][pixel]
+    /// Per-integration results, pixel-major: `[pixel][int]`.
+    pub ints: Vec<FitValues>,
     /// Calibrated ramp and GROUPDQ of the band's rows (only when the ramp product is wanted):
     /// plane-major `[int][group][row][col]`.
     pub ramp: Option<(Vec<f32>, Vec<u8>)>,
@@ -403,13 +404,22 @@ pub fn process_band(
     let mut pv = vec![0f32; jnp * gpp];
     let mut pq = vec![0u8; jnp * gpp];
     let off = (band.j0 - band.r0) * nx;
-    pv.par_chunks_mut(gpp)
-        .zip(pq.par_chunks_mut(gpp))
+    // Blocked transpose: BLOCK pixels at a time read contiguous runs of every plane.
+    const BLOCK: usize = 16;
+    pv.par_chunks_mut(BLOCK * gpp)
+        .zip(pq.par_chunks_mut(BLOCK * gpp))
         .enumerate()
-        .for_each(|(p, (v, q))| {
+        .for_each(|(b, (v, q))| {
+            let p0 = b * BLOCK;
+            let n = v.len() / gpp;
             for k in 0..gpp {
-                v[k] = vals[k * np + off + p];
-                q[k] = gdq[k * np + off + p];
+                let src = k * np + off + p0;
+                let sv = &vals[src..src + n];
+                let sq = &gdq[src..src + n];
+                for j in 0..n {
+                    v[j * gpp + k] = sv[j];
+                    q[j * gpp + k] = sq[j];
+                }
             }
         });
     drop(vals);
@@ -503,13 +513,6 @@ pub fn process_band(
                 }
             },
         );
-    // [pixel][int] -> [int][pixel]
-    let mut ints = vec![FitValues::default(); ncore * nints];
-    for p in 0..ncore {
-        for i in 0..nints {
-            ints[i * ncore + p] = ints_pm[p * nints + i];
-        }
-    }
     times.add("ramp fit", t0.elapsed());
 
     let ramp = if want_ramp {
@@ -531,7 +534,7 @@ pub fn process_band(
             y0: band.y0,
             rows,
             rate,
-            ints,
+            ints: ints_pm,
             ramp,
             pixeldq: core_dq.to_vec(),
         },

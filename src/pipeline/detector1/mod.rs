@@ -88,6 +88,43 @@ fn write_rate_like(
     Ok(())
 }
 
+/// Write one band of every product (runs on the writer thread).
+#[allow(clippy::too_many_arguments)]
+fn write_band(
+    products: &exact::BandProducts,
+    nints: usize,
+    ngroups: usize,
+    nx: usize,
+    gain_factor: Option<f64>,
+    avdrkcur: &[f32],
+    rate_w: &mut RateWriter,
+    ints_w: &mut RateintsWriter,
+    ramp_w: Option<&mut RampWriter>,
+) -> Result<()> {
+    let rows = products.rows;
+    let ncore = rows * nx;
+    let y0 = products.y0;
+    write_rate_like(&products.rate, rows, nx, gain_factor, |b| rate_w.write_band(y0, b))?;
+    let mut plane = vec![FitValues::default(); ncore];
+    for i in 0..nints {
+        for (p, v) in plane.iter_mut().enumerate() {
+            *v = products.ints[p * nints + i];
+        }
+        write_rate_like(&plane, rows, nx, gain_factor, |b| ints_w.write_band(i, y0, b))?;
+    }
+    if let (Some(w), Some((rv, rq))) = (ramp_w, &products.ramp) {
+        for k in 0..nints * ngroups {
+            let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore]).expect("band shape");
+            let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore]).expect("band shape");
+            w.write_group_band(k / ngroups, k % ngroups, y0, sci, q)?;
+        }
+        w.write_pixeldq_band(y0, ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice()).expect("band shape"))?;
+        let dc = &avdrkcur[y0 * nx..(y0 + rows) * nx];
+        w.write_avdrkcur_band(y0, ArrayView2::from_shape((rows, nx), dc).expect("band shape"))?;
+    }
+    Ok(())
+}
+
 fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let start = Instant::now();
     let mut times = StageTimes::default();
@@ -247,81 +284,74 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         None
     };
 
+    // Pass B. Bands are computed here (rayon inside each band) while a writer thread writes
+    // the previous band, so I/O overlaps computation; the channel holds one band (bounded
+    // memory: at most two bands of products exist at once).
     let mut planes: Option<Vec<bool>> = None;
-    let mut primary_total;
-    loop {
-        primary_total = 0u64;
-        let mut all_planes = vec![true; nints * ngroups];
-        for band in &bands {
-            let (products, primary, plane_all) = exact::process_band(
-                &raw,
-                &prep,
-                &params,
-                &pass_a,
-                jump_setup.as_ref(),
-                &fit,
-                *band,
-                planes.as_deref(),
-                ramp_w.is_some(),
-                &mut times,
-            )?;
-            primary_total += primary;
-            for (a, b) in all_planes.iter_mut().zip(&plane_all) {
-                *a &= *b;
+    let mut primary_total = 0u64;
+    let gain_factor = prep.gain_factor;
+    let avdrkcur = &prep.average_dark_current;
+    let (writers, write_times) = std::thread::scope(|scope| -> Result<_> {
+        let (tx, rx) = crossbeam_channel::bounded::<exact::BandProducts>(1);
+        let writer = scope.spawn(move || -> Result<_> {
+            let mut busy = std::time::Duration::ZERO;
+            for products in rx {
+                let t0 = Instant::now();
+                write_band(&products, nints, ngroups, nx, gain_factor, avdrkcur, &mut rate_w, &mut ints_w, ramp_w.as_mut())?;
+                busy += t0.elapsed();
             }
-            let t0 = Instant::now();
-            let rows = products.rows;
-            let ncore = rows * nx;
-            write_rate_like(&products.rate, rows, nx, prep.gain_factor, |b| {
-                rate_w.write_band(products.y0, b)
-            })?;
-            for i in 0..nints {
-                write_rate_like(
-                    &products.ints[i * ncore..(i + 1) * ncore],
-                    rows,
-                    nx,
-                    prep.gain_factor,
-                    |b| ints_w.write_band(i, products.y0, b),
-                )?;
-            }
-            if let (Some(w), Some((rv, rq))) = (ramp_w.as_mut(), &products.ramp) {
-                for k in 0..nints * ngroups {
-                    let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore])
-                        .expect("band shape");
-                    let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore])
-                        .expect("band shape");
-                    w.write_group_band(k / ngroups, k % ngroups, products.y0, sci, q)?;
+            Ok(((rate_w, ints_w, ramp_w), busy))
+        });
+        let compute = (|| -> Result<()> {
+            loop {
+                primary_total = 0;
+                let mut all_planes = vec![true; nints * ngroups];
+                for band in &bands {
+                    let (products, primary, plane_all) = exact::process_band(
+                        &raw,
+                        &prep,
+                        &params,
+                        &pass_a,
+                        jump_setup.as_ref(),
+                        &fit,
+                        *band,
+                        planes.as_deref(),
+                        s.save_calibrated_ramp,
+                        &mut times,
+                    )?;
+                    primary_total += primary;
+                    for (a, b) in all_planes.iter_mut().zip(&plane_all) {
+                        *a &= *b;
+                    }
+                    let t0 = Instant::now();
+                    if tx.send(products).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                    times.add("wait for writer", t0.elapsed());
+                    if let Some(pb) = &progress {
+                        pb.inc(1);
+                    }
                 }
-                w.write_pixeldq_band(
-                    products.y0,
-                    ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice())
-                        .expect("band shape"),
-                )?;
-                let dc = &prep.average_dark_current[products.y0 * nx..(products.y0 + rows) * nx];
-                w.write_avdrkcur_band(
-                    products.y0,
-                    ArrayView2::from_shape((rows, nx), dc).expect("band shape"),
-                )?;
+                let sigma_clip = jump_setup.as_ref().is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
+                if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
+                    // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears
+                    // those jumps. Detection is deterministic: run pass B again knowing them.
+                    planes = Some(all_planes);
+                    if let Some(pb) = &progress {
+                        pb.set_position(0);
+                    }
+                    continue;
+                }
+                return Ok(());
             }
-            times.add("write", t0.elapsed());
-            if let Some(pb) = &progress {
-                pb.inc(1);
-            }
-        }
-        let sigma_clip = jump_setup
-            .as_ref()
-            .is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
-        if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
-            // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears those jumps.
-            // Detection is deterministic, so run pass B again with the planes known.
-            planes = Some(all_planes);
-            if let Some(pb) = &progress {
-                pb.set_position(0);
-            }
-            continue;
-        }
-        break;
-    }
+        })();
+        drop(tx);
+        let written = writer.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        compute?;
+        written
+    })?;
+    let (mut rate_w, mut ints_w, ramp_w) = writers;
+    times.add("write (overlapped)", write_times);
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }

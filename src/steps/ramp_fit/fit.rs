@@ -63,7 +63,7 @@ pub(crate) fn fit_segment(
             var_r: var_r_short(px, cfg.group_time),
         },
         len => SegmentSlope {
-            slope: weighted_ols_slope(px, &data[s..s + len], s) / cfg.group_time,
+            slope: weighted_ols_slope(&cfg.weights, px, &data[s..s + len], s) / cfg.group_time,
             var_r: var_r_long(cfg, px, len),
         },
     }
@@ -119,26 +119,72 @@ fn var_r_long(cfg: &FitConfig, px: &PixelFit, len: usize) -> f64 {
 
 /// Exponent of the optimal weights from the segment's end-point signal-to-noise ratio. A NaN SNR
 /// (NaN data) fails every comparison and gets the largest power, as in the C code.
-fn snr_power(snr: f64) -> f32 {
+fn snr_power(snr: f64) -> usize {
     if snr < 5.0 {
-        0.0
+        0
     } else if snr < 10.0 {
-        0.4
+        1
     } else if snr < 20.0 {
-        1.0
+        2
     } else if snr < 50.0 {
-        3.0
+        3
     } else if snr < 100.0 {
-        6.0
+        4
     } else {
-        10.0
+        5
+    }
+}
+
+/// The exponents `snr_power` selects, by index.
+const POWERS: [f32; 6] = [0.0, 0.4, 1.0, 3.0, 6.0, 10.0];
+
+/// Largest segment length whose weights are tabulated (longer ones compute `powf` directly).
+const MAX_TABLE_LEN: usize = 512;
+
+/// `powf(|(j − mid)/mid|, P)` (single precision, as the C code computes it) for every segment
+/// length `3..=min(ngroups, MAX_TABLE_LEN)`, power index and position `j`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct WeightTable {
+    /// Start of the block of length `len` (6 powers × len values) in `values`.
+    offsets: Vec<usize>,
+    values: Vec<f32>,
+}
+
+fn weight_factor(len: usize, j: usize, power: f32) -> f32 {
+    let mid = (len - 1) as f64 / 2.0;
+    let invmid = 1.0 / mid;
+    let base = ((j as f64 - mid) * invmid).abs();
+    (base as f32).powf(power)
+}
+
+impl WeightTable {
+    pub(crate) fn new(ngroups: usize) -> WeightTable {
+        let top = ngroups.min(MAX_TABLE_LEN);
+        let mut offsets = vec![0; top + 1];
+        let mut values = Vec::new();
+        for len in 3..=top {
+            offsets[len] = values.len();
+            for &p in &POWERS {
+                values.extend((0..len).map(|j| weight_factor(len, j, p)));
+            }
+        }
+        WeightTable { offsets, values }
+    }
+
+    #[inline]
+    fn get(&self, len: usize, power: usize, j: usize) -> f32 {
+        if len < self.offsets.len() {
+            self.values[self.offsets[len] + power * len + j]
+        } else {
+            weight_factor(len, j, POWERS[power])
+        }
     }
 }
 
 /// Slope in DN per group of a segment of ≥ 3 groups, fitted with the "optimal" weights
 /// `|(j − mid)/mid|^P / rn²`. The power is taken in single precision (`powf`: f32::powf calls
 /// the same libm `powf`), X is the absolute group index, NaN values count as 0 in the sums.
-fn weighted_ols_slope(px: &PixelFit, y: &[f64], start: usize) -> f64 {
+fn weighted_ols_slope(table: &WeightTable, px: &PixelFit, y: &[f64], start: usize) -> f64 {
     let len = y.len();
     let span = y[len - 1] - y[0];
     let den = px.rn * px.rn + span * px.gain;
@@ -154,15 +200,11 @@ fn weighted_ols_slope(px: &PixelFit, y: &[f64], start: usize) -> f64 {
     };
     let power = snr_power(snr);
 
-    let mid = (len - 1) as f64 / 2.0;
-    let invmid = 1.0 / mid;
     let invrn2 = 1.0 / (px.rn * px.rn);
     let (mut sw, mut sx, mut sxx, mut sy, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for (j, &yj) in y.iter().enumerate() {
-        let j = j as f64;
-        let base = ((j - mid) * invmid).abs();
-        let w = (base as f32).powf(power) as f64 * invrn2;
-        let x = j + start as f64;
+        let w = table.get(len, power, j) as f64 * invrn2;
+        let x = (j + start) as f64;
         let yv = if yj.is_nan() { 0.0 } else { yj };
         let xw = x * w;
         sw += w;

@@ -82,6 +82,9 @@ pub struct FitConfig {
     pub(crate) suppress_one_group: bool,
     /// Groups outside `keep` get DO_NOT_USE (firstgroup/lastgroup).
     pub(crate) keep: std::ops::Range<usize>,
+    /// Optimal-weighting factors `powf(|(j − mid)/mid|, P)` for every segment length and power,
+    /// computed once (they depend on nothing else), so the fit calls no `powf` per pixel.
+    pub(crate) weights: fit::WeightTable,
 }
 
 impl FitConfig {
@@ -115,6 +118,7 @@ impl FitConfig {
             sqrt_2nframes: (2.0 * p.nframes as f64).sqrt(),
             suppress_one_group: p.suppress_one_group && p.ngroups > 1,
             keep: group_window(p.firstgroup, p.lastgroup, p.ngroups),
+            weights: fit::WeightTable::new(p.ngroups),
         })
     }
 
