@@ -5,6 +5,7 @@
 //! exposure) is an adapter in the `sloper` crate over `frames`.
 
 pub mod budget;
+pub mod context;
 pub mod frame;
 pub mod metrics;
 pub mod plane;
