@@ -319,6 +319,25 @@ impl MappedImage {
         Ok(&self.map[start..end])
     }
 
+    /// Tell the kernel that rows `y0..y1` of plane `plane` will not be read again soon, so their
+    /// pages leave this process's resident set (they stay in the page cache). Streaming drivers
+    /// call this after each band so resident memory does not grow with the file. Reading the
+    /// rows again later is still correct: they are faulted back in from the file.
+    pub fn release_rows(&self, plane: usize, y0: usize, y1: usize) {
+        if plane >= self.planes() || y0 >= y1 || y1 > self.ny() {
+            return;
+        }
+        let row = self.nx() * self.sample.size();
+        let start = (plane * self.ny() + y0) * row;
+        let len = (y1 - y0) * row;
+        // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops resident pages;
+        // the next access re-reads the same bytes from the file (we never write through this
+        // map and never hand out references that outlive `&self` borrows, and the bytes are
+        // unchanged by the advice). memmap2 checks the range lies inside the map. A refusal is
+        // harmless (memory is merely not released), so the error is ignored.
+        let _ = unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+    }
+
     /// The whole data unit as big-endian bytes.
     pub fn all_bytes(&self) -> Result<&[u8]> {
         self.check_unchanged()?;
@@ -551,6 +570,12 @@ impl RawExposure {
     /// Big-endian bytes of rows `y0..y1` of (local integration `int`, group `group`): one slice.
     pub fn band_bytes(&self, int: usize, group: usize, y0: usize, y1: usize) -> Result<&[u8]> {
         self.sci.rows_bytes(self.plane(int, group)?, y0, y1)
+    }
+    /// Drop rows `y0..y1` of one group from the resident set (see [`MappedImage::release_rows`]).
+    pub fn release_band(&self, int: usize, group: usize, y0: usize, y1: usize) {
+        if let Ok(plane) = self.plane(int, group) {
+            self.sci.release_rows(plane, y0, y1);
+        }
     }
     /// Decodes one whole group frame (ny*nx values).
     pub fn read_group_u16(&self, int: usize, group: usize, out: &mut [u16]) -> Result<()> {

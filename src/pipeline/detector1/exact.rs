@@ -106,13 +106,16 @@ pub fn pass_a(
                 .map(|&(i, g)| {
                     let mut src =
                         |y: usize, out: &mut [f32]| calibrated_row(raw, prep, i, g, y, out);
-                    plan.summarize(
+                    let c = plan.summarize(
                         RefFrame::Group {
                             integration: i,
                             group: g,
                         },
                         &mut src,
-                    )
+                    );
+                    // Pass B reads these rows again much later: keep them out of our RSS.
+                    raw.release_band(i, g, 0, raw.ny());
+                    c
                 })
                 .collect::<Result<_, _>>()?;
             Some((plan, corrections))
@@ -303,6 +306,28 @@ impl BandRows {
 /// copies of both, jump marks).
 pub const BYTES_PER_READ: u64 = 4 + 1 + 4 + 1 + 1;
 
+/// Working buffers of pass B, kept across bands so each band reuses warm memory instead of
+/// faulting in fresh pages.
+#[derive(Default)]
+pub struct BandBuffers {
+    vals: Vec<f32>,
+    gdq: Vec<u8>,
+    pv: Vec<f32>,
+    pq: Vec<u8>,
+    marks: Vec<u8>,
+}
+
+/// Make `v` hold `n` elements, all equal to `fill` when `zero` (otherwise stale contents are
+/// allowed: the caller overwrites every element).
+fn sized<T: Copy>(v: &mut Vec<T>, n: usize, fill: T, zero: bool) -> &mut [T] {
+    if zero {
+        v.clear();
+    }
+    v.resize(n, fill);
+    v.truncate(n);
+    &mut v[..]
+}
+
 /// Pass B for one band: read, correct, detect jumps, fit. `planes` is the sigma-clip
 /// whole-plane clearing mask (None unless sigma-clip mode found such planes).
 #[allow(clippy::too_many_arguments)]
@@ -316,6 +341,7 @@ pub fn process_band(
     band: BandRows,
     planes: Option<&[bool]>,
     want_ramp: bool,
+    bufs: &mut BandBuffers,
     times: &mut StageTimes,
 ) -> Result<(BandProducts, u64, Vec<bool>)> {
     let (nints, ngroups, nx) = (raw.nints(), raw.ngroups(), raw.nx());
@@ -338,9 +364,10 @@ pub fn process_band(
     };
 
     // Read + fused corrections, plane-major [int][group][row][col], one integration per task.
-    let mut vals = vec![0f32; gpp * np];
-    let mut gdq = vec![0u8; gpp * np];
+    let vals = sized(&mut bufs.vals, gpp * np, 0.0, false);
+    let gdq = sized(&mut bufs.gdq, gpp * np, 0, true);
     let pix = band.r0 * nx..band.r1 * nx;
+    let release_margin = (128 << 10) / (2 * nx) + 1;
     vals.par_chunks_mut(ngroups * np)
         .zip(gdq.par_chunks_mut(ngroups * np))
         .enumerate()
@@ -348,6 +375,9 @@ pub fn process_band(
             for g in 0..ngroups {
                 let plane = &mut v[g * np..(g + 1) * np];
                 raw.read_band_f32(i, g, band.r0, band.r1, plane)?;
+                // The kernel's fault-around maps up to 64 KiB around each fault, including rows
+                // of the previous band that were already released: release those again too.
+                raw.release_band(i, g, band.r0.saturating_sub(release_margin), band.r1);
                 if let Some(f) = prep.group_scale {
                     group_scale::apply(plane, f);
                 }
@@ -401,8 +431,10 @@ pub fn process_band(
     let t0 = Instant::now();
     let jrows = band.j1 - band.j0;
     let jnp = jrows * nx;
-    let mut pv = vec![0f32; jnp * gpp];
-    let mut pq = vec![0u8; jnp * gpp];
+    let vals: &[f32] = vals;
+    let gdq: &[u8] = gdq;
+    let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
+    let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
     let off = (band.j0 - band.r0) * nx;
     // Blocked transpose: BLOCK pixels at a time read contiguous runs of every plane.
     const BLOCK: usize = 16;
@@ -422,8 +454,6 @@ pub fn process_band(
                 }
             }
         });
-    drop(vals);
-    drop(gdq);
     times.add("transpose", t0.elapsed());
 
     // Final PIXELDQ of the jump rows (bad gain flagged by jump).
@@ -441,7 +471,7 @@ pub fn process_band(
     if let Some(setup) = jump_setup {
         if setup.mode != JumpMode::StepSkipped {
             jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain[jpix.clone()]);
-            let mut marks = vec![0u8; jnp * gpp];
+            let marks = sized(&mut bufs.marks, jnp * gpp, 0, true);
             let gain = &prep.jump_gain[jpix.clone()];
             let rn = &prep.jump_readnoise[jpix.clone()];
             if setup.detects() {
@@ -467,7 +497,7 @@ pub fn process_band(
                     );
                 }
             }
-            primary = jump::finish_band(setup, &geo, &mut pq, &mut marks, planes);
+            primary = jump::finish_band(setup, &geo, pq, marks, planes);
         }
     }
     times.add("jump", t0.elapsed());

@@ -68,6 +68,26 @@ fn or_into(dst: &mut [u32], src: &Array2<u32>) {
 }
 
 impl Prepared {
+    /// Bytes the prepared references keep resident for the whole run (per-pixel arrays, and the
+    /// dark planes the run touches through its memory map).
+    pub fn resident_bytes(&self) -> u64 {
+        let n = (self.ny * self.nx) as u64;
+        let mut per_pixel = 4 + 4 * 4 + 4 * 2 + 4 * 2; // mask, 4 gain/readnoise copies, avg dark, 2 PIXELDQ
+        if let Some(s) = &self.saturation {
+            per_pixel += 4 + 1 + if s.bias.is_some() { 4 } else { 0 };
+        }
+        if self.superbias.is_some() {
+            per_pixel += 4;
+        }
+        if let Some(l) = &self.linearity {
+            per_pixel += 4 * l.ncoeff as u64;
+        }
+        if let Some(d) = &self.dark {
+            per_pixel += 4 * d.total_planes() as u64;
+        }
+        n * per_pixel
+    }
+
     pub fn load(s: &Detector1Settings, meta: &ExposureMeta) -> Result<Prepared> {
         let (ny, nx) = (meta.subsize2, meta.subsize1);
         let npix = ny * nx;

@@ -1,0 +1,330 @@
+//! Group-major calibration: every frame, as it arrives, goes through the same kernels as the
+//! exact driver — group_scale, dq_init, saturation, superbias, refpix, linearity, dark — on the
+//! whole frame at once.
+//!
+//! Saturation is the only step that is not per group. Its forward pass (sticky threshold test,
+//! A/D floor, box growth) needs the frame itself and one bit per pixel of history ("ever at or
+//! above threshold"); its diluted-saturation test for group g and its second-group test need
+//! the forward flags of group g+1. So with frame averaging (NFRAMES > 1 and `use_readpatt`)
+//! group g is final when group g+1 arrives (one group of latency; the last group at once), and
+//! without it every group is final on arrival (the two tests cannot fire when NFRAMES = 1).
+//!
+//! To stay bit-identical the window of frames a decision depends on is handed to the very same
+//! kernel, `saturation::flag_integration`, as a small tile of 2 groups (`[g, g+1]`, or `[0, 1,
+//! 2]` when the second-group test applies to group 1), with the flags of earlier groups
+//! represented by seeding SATURATED where the pixel was already saturated: the kernel's forward
+//! pass ORs that seed into the growth mask exactly as its own sticky flag would.
+
+use crate::pipeline::detector1::prepare::Prepared;
+use crate::steps::refpix::{Frame as RefFrame, RefpixPlan, RefpixStatus};
+use crate::steps::saturation::{
+    self, ReadPattern, SaturationParams, SaturationScratch, Thresholds, Tile,
+};
+use crate::steps::{dq_init, group_scale, linearity, superbias};
+use anyhow::Result;
+use frames::dq;
+use ndarray::ArrayViewMut2;
+
+/// One group whose flags are final and whose values are fully calibrated.
+pub struct CalibratedGroup<'a> {
+    pub group: usize,
+    pub values: &'a [f32],
+    pub gdq: &'a [u8],
+}
+
+/// Per-exposure calibration state for the current integration. Memory: a few frames
+/// (4 bytes per pixel each) plus one "ever saturated" flag per pixel; nothing grows.
+pub struct FrameCalibrator {
+    ny: usize,
+    nx: usize,
+    ngroups: usize,
+    sat_params: Option<SaturationParams>,
+    refpix: Option<RefpixPlan>,
+    /// Whether saturation needs the next group before a group is final.
+    latency: bool,
+    /// Group-scaled raw frames, slot `g % slots` (3 slots with latency, else 1).
+    raw: Vec<Vec<f32>>,
+    /// Per pixel: some group before the current window reached the threshold.
+    ever: Vec<bool>,
+    /// Flags of the window tile (up to 3 planes).
+    window_dq: Vec<u8>,
+    /// Values of the window tile (up to 3 planes), copied from `raw`.
+    window_vals: Vec<f32>,
+    /// Calibrated values of the group being emitted.
+    work: Vec<f32>,
+    /// Final flags of the group being emitted.
+    work_dq: Vec<u8>,
+    dark: Vec<f64>,
+    scratch: SaturationScratch,
+    /// Next group expected (within the current integration).
+    next_group: usize,
+    integration: usize,
+    /// Groups of this integration in which every pixel has DO_NOT_USE after saturation.
+    pub fully_dnu_groups: usize,
+}
+
+impl FrameCalibrator {
+    pub fn new(
+        prep: &Prepared,
+        ngroups: usize,
+        sat_params: Option<SaturationParams>,
+        refpix: Option<RefpixPlan>,
+    ) -> Self {
+        let (ny, nx) = (prep.ny, prep.nx);
+        let np = ny * nx;
+        let latency = sat_params.is_some()
+            && prep
+                .saturation
+                .as_ref()
+                .and_then(|s| s.read_pattern.as_ref())
+                .is_some_and(|rp| rp.nframes > 1);
+        let slots = if latency { 3 } else { 1 };
+        let window = if latency { 3.min(ngroups) } else { 1 };
+        let refpix = refpix.filter(|p| p.status() == RefpixStatus::Complete);
+        FrameCalibrator {
+            ny,
+            nx,
+            ngroups,
+            sat_params,
+            refpix,
+            latency,
+            raw: (0..slots).map(|_| vec![0f32; np]).collect(),
+            ever: vec![false; np],
+            window_dq: vec![0; window * np],
+            window_vals: vec![0f32; window * np],
+            work: vec![0f32; np],
+            work_dq: vec![0; np],
+            dark: if prep.dark.is_some() {
+                vec![0f64; np]
+            } else {
+                Vec::new()
+            },
+            scratch: SaturationScratch::default(),
+            next_group: 0,
+            integration: 0,
+            fully_dnu_groups: 0,
+        }
+    }
+
+    /// Whether saturation makes a group final only when the next one arrives.
+    pub fn has_latency(&self) -> bool {
+        self.latency
+    }
+
+    fn np(&self) -> usize {
+        self.ny * self.nx
+    }
+
+    /// Take group `group` of integration `int` (raw u16 pixels) and call `emit` for every group
+    /// that became final (in order): none, one or two groups.
+    pub fn ingest(
+        &mut self,
+        prep: &Prepared,
+        int: usize,
+        group: usize,
+        pixels: &[u16],
+        mut emit: impl FnMut(CalibratedGroup<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let np = self.np();
+        anyhow::ensure!(
+            pixels.len() == np,
+            "frame of {} pixels, expected {np}",
+            pixels.len()
+        );
+        anyhow::ensure!(
+            group == self.next_group && (group > 0 || int == self.integration || int == self.integration + 1),
+            "frame (integration {int}, group {group}) out of order"
+        );
+        if group == 0 {
+            self.integration = int;
+            self.ever.fill(false);
+            self.fully_dnu_groups = 0;
+        }
+        let slot = group % self.raw.len();
+        {
+            let raw = &mut self.raw[slot];
+            for (r, &p) in raw.iter_mut().zip(pixels) {
+                *r = p as f32;
+            }
+            if let Some(f) = prep.group_scale {
+                group_scale::apply(raw, f);
+            }
+        }
+        self.next_group = if group + 1 == self.ngroups {
+            0
+        } else {
+            group + 1
+        };
+        if !self.latency {
+            self.finalize_alone(prep, group);
+            return self.correct_and_emit(prep, group, &mut emit);
+        }
+        if group >= 1 {
+            self.finalize_in_window(prep, group - 1);
+            self.correct_and_emit(prep, group - 1, &mut emit)?;
+        }
+        if group + 1 == self.ngroups {
+            self.finalize_alone(prep, group);
+            self.correct_and_emit(prep, group, &mut emit)?;
+        }
+        Ok(())
+    }
+
+    /// Seed one plane of flags: dq_init, plus SATURATED where an earlier group saturated.
+    fn seed(&self, prep: &Prepared, out: &mut [u8], use_ever: bool) {
+        out.fill(0);
+        dq_init::seed_plane(out, &prep.mask);
+        if use_ever && self.sat_params.is_some() {
+            for (q, &e) in out.iter_mut().zip(&self.ever) {
+                if e {
+                    *q |= dq::G_SATURATED;
+                }
+            }
+        }
+    }
+
+    /// Flags of `group` from the forward pass alone (no later group can change them).
+    fn finalize_alone(&mut self, prep: &Prepared, group: usize) {
+        let np = self.np();
+        let slot = group % self.raw.len();
+        let mut flags = std::mem::take(&mut self.work_dq);
+        self.seed(prep, &mut flags, true);
+        if let (Some(sat), Some(sp)) = (&prep.saturation, &self.sat_params) {
+            let thr = Thresholds {
+                threshold: &sat.threshold,
+                nosat: &sat.nosat,
+                bias: sat.bias.as_deref(),
+            };
+            let tile = Tile {
+                rows: self.ny,
+                cols: self.nx,
+                ngroups: 1,
+            };
+            saturation::flag_integration(
+                tile,
+                &self.raw[slot],
+                &mut flags,
+                &thr,
+                sp,
+                None,
+                &mut self.scratch,
+            );
+            for k in 0..np {
+                if self.raw[slot][k] >= sat.threshold[k] {
+                    self.ever[k] = true;
+                }
+            }
+        }
+        self.work_dq = flags;
+    }
+
+    /// Flags of `group` once `group + 1` has arrived: run the kernel on the window.
+    fn finalize_in_window(&mut self, prep: &Prepared, group: usize) {
+        let np = self.np();
+        let (Some(sat), Some(sp)) = (&prep.saturation, &self.sat_params) else {
+            unreachable!("latency implies saturation")
+        };
+        let Some(rp) = sat.read_pattern.as_ref() else {
+            unreachable!("latency implies a read pattern")
+        };
+        // Groups in the window and the read pattern the kernel sees for them.
+        let second_group_test = group == 1 && self.ngroups > 2;
+        let (first, count, pattern) = if second_group_test {
+            // Local indices equal global ones: the original pattern applies as is.
+            (0, 3, rp.clone())
+        } else {
+            let local = ReadPattern {
+                dilution: vec![rp.dilution[group], 1.0],
+                mean_first: rp.mean_first,
+                last_of_third: rp.last_of_third,
+                nframes: rp.nframes,
+            };
+            (group, 2, local)
+        };
+        let mut vals = std::mem::take(&mut self.window_vals);
+        let mut flags = std::mem::take(&mut self.window_dq);
+        // The seed stands for the groups before the window start: with the second-group window
+        // that start is group 0 itself, so nothing is seeded.
+        let use_ever = !second_group_test;
+        for j in 0..count {
+            let g = first + j;
+            vals[j * np..(j + 1) * np].copy_from_slice(&self.raw[g % self.raw.len()]);
+            self.seed(prep, &mut flags[j * np..(j + 1) * np], use_ever);
+        }
+        let thr = Thresholds {
+            threshold: &sat.threshold,
+            nosat: &sat.nosat,
+            bias: sat.bias.as_deref(),
+        };
+        let tile = Tile {
+            rows: self.ny,
+            cols: self.nx,
+            ngroups: count,
+        };
+        saturation::flag_integration(
+            tile,
+            &vals[..count * np],
+            &mut flags[..count * np],
+            &thr,
+            sp,
+            Some(&pattern),
+            &mut self.scratch,
+        );
+        let at = group - first;
+        self.work_dq.copy_from_slice(&flags[at * np..(at + 1) * np]);
+        let raw = &self.raw[group % self.raw.len()];
+        for k in 0..np {
+            if raw[k] >= sat.threshold[k] {
+                self.ever[k] = true;
+            }
+        }
+        self.window_vals = vals;
+        self.window_dq = flags;
+    }
+
+    /// superbias, refpix, linearity and dark on the group whose flags are in `work_dq`.
+    fn correct_and_emit(
+        &mut self,
+        prep: &Prepared,
+        group: usize,
+        emit: &mut impl FnMut(CalibratedGroup<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let slot = group % self.raw.len();
+        self.work.copy_from_slice(&self.raw[slot]);
+        if self
+            .work_dq
+            .iter()
+            .all(|&q| q & dq::G_DO_NOT_USE != 0)
+        {
+            self.fully_dnu_groups += 1;
+        }
+        if let Some(b) = &prep.superbias {
+            superbias::subtract_plane(&mut self.work, b);
+        }
+        if let Some(plan) = &self.refpix {
+            plan.correct_frame(
+                RefFrame::Group {
+                    integration: self.integration,
+                    group,
+                },
+                &mut self.work,
+            )?;
+        }
+        if let Some(lin) = &prep.linearity {
+            linearity::correct_plane(&mut self.work, &self.work_dq, &lin.coeffs, lin.ncoeff);
+        }
+        if let Some(d) = &prep.dark {
+            let view = ArrayViewMut2::from_shape((self.ny, self.nx), self.dark.as_mut_slice())
+                .expect("dark buffer has the frame's shape");
+            d.fill_group_band(group, 0, view)?;
+            for (x, &dv) in self.work.iter_mut().zip(&self.dark) {
+                *x = ((*x as f64) - dv) as f32;
+            }
+        }
+        emit(CalibratedGroup {
+            group,
+            values: &self.work,
+            gdq: &self.work_dq,
+        })
+    }
+}
