@@ -302,9 +302,9 @@ impl BandRows {
     }
 }
 
-/// Bytes of working memory per pixel-read in pass B (plane-major values + flags, pixel-major
-/// copies of both, jump marks).
-pub const BYTES_PER_READ: u64 = 4 + 1 + 4 + 1 + 1;
+/// Bytes of working memory per pixel-read in pass B: the pixel-major band (values, flags) and
+/// jump's per-difference marks. (Plane-major scratch covers only one integration per thread.)
+pub const BYTES_PER_READ: u64 = 4 + 1 + 1;
 
 /// Working buffers of pass B, kept across bands so each band reuses warm memory instead of
 /// faulting in fresh pages.
@@ -363,98 +363,108 @@ pub fn process_band(
         None => None,
     };
 
-    // Read + fused corrections, plane-major [int][group][row][col], one integration per task.
-    let vals = sized(&mut bufs.vals, gpp * np, 0.0, false);
-    let gdq = sized(&mut bufs.gdq, gpp * np, 0, true);
-    let pix = band.r0 * nx..band.r1 * nx;
-    let release_margin = (128 << 10) / (2 * nx) + 1;
-    vals.par_chunks_mut(ngroups * np)
-        .zip(gdq.par_chunks_mut(ngroups * np))
-        .enumerate()
-        .try_for_each(|(i, (v, q))| -> Result<()> {
-            for g in 0..ngroups {
-                let plane = &mut v[g * np..(g + 1) * np];
-                raw.read_band_f32(i, g, band.r0, band.r1, plane)?;
-                // The kernel's fault-around maps up to 64 KiB around each fault, including rows
-                // of the previous band that were already released: release those again too.
-                raw.release_band(i, g, band.r0.saturating_sub(release_margin), band.r1);
-                if let Some(f) = prep.group_scale {
-                    group_scale::apply(plane, f);
-                }
-                dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &prep.mask[pix.clone()]);
-            }
-            if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
-                let thr = Thresholds {
-                    threshold: &sat.threshold[pix.clone()],
-                    nosat: &sat.nosat[pix.clone()],
-                    bias: sat.bias.as_ref().map(|b| &b[pix.clone()]),
-                };
-                let tile = Tile {
-                    rows: rrows,
-                    cols: nx,
-                    ngroups,
-                };
-                saturation::flag_integration(
-                    tile,
-                    v,
-                    q,
-                    &thr,
-                    sp,
-                    sat.read_pattern.as_ref(),
-                    &mut SaturationScratch::default(),
-                );
-            }
-            for g in 0..ngroups {
-                let plane = &mut v[g * np..(g + 1) * np];
-                let flags = &q[g * np..(g + 1) * np];
-                if let Some(b) = &prep.superbias {
-                    superbias::subtract_plane(plane, &b[pix.clone()]);
-                }
-                if let Some((plan, corr)) = &pass_a.refpix {
-                    plan.apply_band(&corr[i * ngroups + g], band.r0, plane);
-                }
-                if let Some(lin) = &prep.linearity {
-                    let c = &lin.coeffs[pix.start * lin.ncoeff..pix.end * lin.ncoeff];
-                    linearity::correct_plane(plane, flags, c, lin.ncoeff);
-                }
-                if let Some(d) = &dark_rows {
-                    for (x, &dv) in plane.iter_mut().zip(&d[g]) {
-                        *x = ((*x as f64) - dv) as f32;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-    times.add("read + corrections", t0.elapsed());
-
-    // Pixel-major copy of the jump rows.
-    let t0 = Instant::now();
+    // Read + fused corrections, a few integrations at a time (one per thread) in plane-major
+    // scratch `[int][group][row][col]`, then transposed into the pixel-major band `pv`/`pq`
+    // that jump and ramp fitting read. Only the pixel-major band spans every integration.
     let jrows = band.j1 - band.j0;
     let jnp = jrows * nx;
-    let vals: &[f32] = vals;
-    let gdq: &[u8] = gdq;
     let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
     let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
+    let pix = band.r0 * nx..band.r1 * nx;
+    let release_margin = (128 << 10) / (2 * nx) + 1;
     let off = (band.j0 - band.r0) * nx;
-    // Blocked transpose: BLOCK pixels at a time read contiguous runs of every plane.
-    const BLOCK: usize = 16;
-    pv.par_chunks_mut(BLOCK * gpp)
-        .zip(pq.par_chunks_mut(BLOCK * gpp))
-        .enumerate()
-        .for_each(|(b, (v, q))| {
-            let p0 = b * BLOCK;
-            let n = v.len() / gpp;
-            for k in 0..gpp {
-                let src = k * np + off + p0;
-                let sv = &vals[src..src + n];
-                let sq = &gdq[src..src + n];
-                for j in 0..n {
-                    v[j * gpp + k] = sv[j];
-                    q[j * gpp + k] = sq[j];
+    let chunk = rayon::current_num_threads().clamp(1, nints);
+    let mut t_transpose = std::time::Duration::ZERO;
+    for first in (0..nints).step_by(chunk) {
+        let count = chunk.min(nints - first);
+        let vals = sized(&mut bufs.vals, count * ngroups * np, 0.0, false);
+        let gdq = sized(&mut bufs.gdq, count * ngroups * np, 0, true);
+        vals.par_chunks_mut(ngroups * np)
+            .zip(gdq.par_chunks_mut(ngroups * np))
+            .enumerate()
+            .try_for_each(|(local, (v, q))| -> Result<()> {
+                let i = first + local;
+                for g in 0..ngroups {
+                    let plane = &mut v[g * np..(g + 1) * np];
+                    raw.read_band_f32(i, g, band.r0, band.r1, plane)?;
+                    // The kernel's fault-around maps up to 64 KiB around each fault, including
+                    // rows of the previous band that were already released: release those too.
+                    raw.release_band(i, g, band.r0.saturating_sub(release_margin), band.r1);
+                    if let Some(f) = prep.group_scale {
+                        group_scale::apply(plane, f);
+                    }
+                    dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &prep.mask[pix.clone()]);
                 }
-            }
-        });
-    times.add("transpose", t0.elapsed());
+                if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
+                    let thr = Thresholds {
+                        threshold: &sat.threshold[pix.clone()],
+                        nosat: &sat.nosat[pix.clone()],
+                        bias: sat.bias.as_ref().map(|b| &b[pix.clone()]),
+                    };
+                    let tile = Tile {
+                        rows: rrows,
+                        cols: nx,
+                        ngroups,
+                    };
+                    saturation::flag_integration(
+                        tile,
+                        v,
+                        q,
+                        &thr,
+                        sp,
+                        sat.read_pattern.as_ref(),
+                        &mut SaturationScratch::default(),
+                    );
+                }
+                for g in 0..ngroups {
+                    let plane = &mut v[g * np..(g + 1) * np];
+                    let flags = &q[g * np..(g + 1) * np];
+                    if let Some(b) = &prep.superbias {
+                        superbias::subtract_plane(plane, &b[pix.clone()]);
+                    }
+                    if let Some((plan, corr)) = &pass_a.refpix {
+                        plan.apply_band(&corr[i * ngroups + g], band.r0, plane);
+                    }
+                    if let Some(lin) = &prep.linearity {
+                        let c = &lin.coeffs[pix.start * lin.ncoeff..pix.end * lin.ncoeff];
+                        linearity::correct_plane(plane, flags, c, lin.ncoeff);
+                    }
+                    if let Some(d) = &dark_rows {
+                        for (x, &dv) in plane.iter_mut().zip(&d[g]) {
+                            *x = ((*x as f64) - dv) as f32;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+
+        // Blocked transpose of this chunk's jump rows: BLOCK pixels at a time read contiguous
+        // runs of every plane.
+        let t1 = Instant::now();
+        let vals: &[f32] = vals;
+        let gdq: &[u8] = gdq;
+        const BLOCK: usize = 16;
+        let slots = first * ngroups..(first + count) * ngroups;
+        pv.par_chunks_mut(BLOCK * gpp)
+            .zip(pq.par_chunks_mut(BLOCK * gpp))
+            .enumerate()
+            .for_each(|(b, (v, q))| {
+                let p0 = b * BLOCK;
+                let n = v.len() / gpp;
+                for (local, k) in slots.clone().enumerate() {
+                    let src = local * np + off + p0;
+                    let sv = &vals[src..src + n];
+                    let sq = &gdq[src..src + n];
+                    for j in 0..n {
+                        v[j * gpp + k] = sv[j];
+                        q[j * gpp + k] = sq[j];
+                    }
+                }
+            });
+        t_transpose += t1.elapsed();
+    }
+    times.add("read + corrections", t0.elapsed() - t_transpose);
+    times.add("transpose", t_transpose);
 
     // Final PIXELDQ of the jump rows (bad gain flagged by jump).
     let jpix = band.j0 * nx..band.j1 * nx;

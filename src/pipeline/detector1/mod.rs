@@ -108,23 +108,35 @@ fn write_band(
     let rows = products.rows;
     let ncore = rows * nx;
     let y0 = products.y0;
-    write_rate_like(&products.rate, rows, nx, gain_factor, |b| rate_w.write_band(y0, b))?;
+    write_rate_like(&products.rate, rows, nx, gain_factor, |b| {
+        rate_w.write_band(y0, b)
+    })?;
     let mut plane = vec![FitValues::default(); ncore];
     for i in 0..nints {
         for (p, v) in plane.iter_mut().enumerate() {
             *v = products.ints[p * nints + i];
         }
-        write_rate_like(&plane, rows, nx, gain_factor, |b| ints_w.write_band(i, y0, b))?;
+        write_rate_like(&plane, rows, nx, gain_factor, |b| {
+            ints_w.write_band(i, y0, b)
+        })?;
     }
     if let (Some(w), Some((rv, rq))) = (ramp_w, &products.ramp) {
         for k in 0..nints * ngroups {
-            let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore]).expect("band shape");
-            let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore]).expect("band shape");
+            let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore])
+                .expect("band shape");
+            let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore])
+                .expect("band shape");
             w.write_group_band(k / ngroups, k % ngroups, y0, sci, q)?;
         }
-        w.write_pixeldq_band(y0, ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice()).expect("band shape"))?;
+        w.write_pixeldq_band(
+            y0,
+            ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice()).expect("band shape"),
+        )?;
         let dc = &avdrkcur[y0 * nx..(y0 + rows) * nx];
-        w.write_avdrkcur_band(y0, ArrayView2::from_shape((rows, nx), dc).expect("band shape"))?;
+        w.write_avdrkcur_band(
+            y0,
+            ArrayView2::from_shape((rows, nx), dc).expect("band shape"),
+        )?;
     }
     Ok(())
 }
@@ -193,7 +205,12 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
     let gpp = (nints * ngroups) as u64;
     // Two bands of products exist at once (one being written, one being computed).
-    let products = 2 * (nints as u64 + 1) * 20 + if s.save_calibrated_ramp { 2 * gpp * 5 } else { 0 };
+    let products = 2 * (nints as u64 + 1) * 20
+        + if s.save_calibrated_ramp {
+            2 * gpp * 5
+        } else {
+            0
+        };
     let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
     let fixed = prep.resident_bytes() + BASELINE_BYTES;
     let plan = stream::plan_tiles(ny, nx, 1 + grow, per_pixel, fixed, s.max_memory);
@@ -305,7 +322,17 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             let mut busy = std::time::Duration::ZERO;
             for products in rx {
                 let t0 = Instant::now();
-                write_band(&products, nints, ngroups, nx, gain_factor, avdrkcur, &mut rate_w, &mut ints_w, ramp_w.as_mut())?;
+                write_band(
+                    &products,
+                    nints,
+                    ngroups,
+                    nx,
+                    gain_factor,
+                    avdrkcur,
+                    &mut rate_w,
+                    &mut ints_w,
+                    ramp_w.as_mut(),
+                )?;
                 busy += t0.elapsed();
             }
             Ok(((rate_w, ints_w, ramp_w), busy))
@@ -342,7 +369,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                         pb.inc(1);
                     }
                 }
-                let sigma_clip = jump_setup.as_ref().is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
+                let sigma_clip = jump_setup
+                    .as_ref()
+                    .is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
                 if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
                     // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears
                     // those jumps. Detection is deterministic: run pass B again knowing them.
@@ -356,7 +385,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             }
         })();
         drop(tx);
-        let written = writer.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
         compute?;
         written
     })?;
