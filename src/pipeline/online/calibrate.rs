@@ -132,7 +132,8 @@ impl FrameCalibrator {
             pixels.len()
         );
         anyhow::ensure!(
-            group == self.next_group && (group > 0 || int == self.integration || int == self.integration + 1),
+            group == self.next_group
+                && (group > 0 || int == self.integration || int == self.integration + 1),
             "frame (integration {int}, group {group}) out of order"
         );
         if group == 0 {
@@ -291,11 +292,7 @@ impl FrameCalibrator {
     ) -> Result<()> {
         let slot = group % self.raw.len();
         self.work.copy_from_slice(&self.raw[slot]);
-        if self
-            .work_dq
-            .iter()
-            .all(|&q| q & dq::G_DO_NOT_USE != 0)
-        {
+        if self.work_dq.iter().all(|&q| q & dq::G_DO_NOT_USE != 0) {
             self.fully_dnu_groups += 1;
         }
         if let Some(b) = &prep.superbias {
@@ -326,5 +323,149 @@ impl FrameCalibrator {
             values: &self.work,
             gdq: &self.work_dq,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::detector1::prepare::SaturationInputs;
+    use rand::{Rng, SeedableRng};
+
+    fn prepared(ny: usize, nx: usize, ngroups: usize, nframes: usize, seed: u64) -> Prepared {
+        let np = ny * nx;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let threshold: Vec<f32> = (0..np).map(|_| rng.random_range(900.0..1100.0)).collect();
+        let nosat: Vec<bool> = (0..np).map(|_| rng.random_range(0..20) == 0).collect();
+        let mask: Vec<u32> = (0..np)
+            .map(|_| {
+                if rng.random_range(0..25) == 0 {
+                    dq::DO_NOT_USE
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Prepared {
+            ny,
+            nx,
+            group_scale: None,
+            mask,
+            saturation: Some(SaturationInputs {
+                threshold,
+                nosat,
+                bias: Some((0..np).map(|_| rng.random_range(50.0..150.0)).collect()),
+                read_pattern: Some(ReadPattern::new(nframes, ngroups)),
+            }),
+            superbias: None,
+            linearity: None,
+            dark: None,
+            jump_gain: vec![],
+            jump_readnoise: vec![],
+            gain: vec![],
+            readnoise: vec![],
+            gain_factor: None,
+            average_dark_current: vec![],
+            pixeldq_refpix: vec![0; np],
+            pixeldq_pre_jump: vec![0; np],
+            cal_steps: vec![],
+            ref_files: vec![],
+        }
+    }
+
+    /// Streaming saturation (one group of latency, windows of 2–3 groups) gives exactly the
+    /// flags of the kernel run on the whole integration, including diluted saturation, the
+    /// second-group test and box growth, over several integrations.
+    #[test]
+    fn streaming_saturation_equals_the_whole_integration_kernel() {
+        for (ngroups, nframes, seed) in [(6, 4, 1), (3, 8, 2), (2, 4, 3), (5, 1, 4), (1, 4, 5)] {
+            let (ny, nx) = (9, 11);
+            let np = ny * nx;
+            let prep = prepared(ny, nx, ngroups, nframes, seed);
+            let sp = SaturationParams::default();
+            let mut cal = FrameCalibrator::new(&prep, ngroups, Some(sp), None);
+            assert_eq!(cal.has_latency(), nframes > 1);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 100);
+            let mut diluted_or_second = 0;
+            for int in 0..3 {
+                // Ramps from 0 to ~2.5 thresholds; some start at 0 (A/D floor), some jump.
+                let mut frames = vec![0u16; ngroups * np];
+                for p in 0..np {
+                    let slope: f32 = rng.random_range(0.0..600.0);
+                    let start: f32 = rng.random_range(0.0..400.0);
+                    let jump_at = rng.random_range(0..ngroups + 3);
+                    for g in 0..ngroups {
+                        let mut v = start + slope * g as f32;
+                        if g >= jump_at {
+                            v += 900.0;
+                        }
+                        frames[g * np + p] = v.clamp(0.0, 65535.0) as u16;
+                    }
+                }
+                let vals: Vec<f32> = frames.iter().map(|&v| v as f32).collect();
+                let mut expect = vec![0u8; ngroups * np];
+                for g in 0..ngroups {
+                    dq_init::seed_plane(&mut expect[g * np..(g + 1) * np], &prep.mask);
+                }
+                let sat = prep.saturation.as_ref().unwrap();
+                let thr = Thresholds {
+                    threshold: &sat.threshold,
+                    nosat: &sat.nosat,
+                    bias: sat.bias.as_deref(),
+                };
+                let mut forward_only = expect.clone();
+                let tile = Tile {
+                    rows: ny,
+                    cols: nx,
+                    ngroups,
+                };
+                let mut scratch = SaturationScratch::default();
+                saturation::flag_integration(
+                    tile,
+                    &vals,
+                    &mut expect,
+                    &thr,
+                    &sp,
+                    sat.read_pattern.as_ref(),
+                    &mut scratch,
+                );
+                saturation::flag_integration(
+                    tile,
+                    &vals,
+                    &mut forward_only,
+                    &thr,
+                    &sp,
+                    None,
+                    &mut scratch,
+                );
+                diluted_or_second += expect
+                    .iter()
+                    .zip(&forward_only)
+                    .filter(|(a, b)| a != b)
+                    .count();
+                let mut got = vec![0u8; ngroups * np];
+                let mut order = Vec::new();
+                for g in 0..ngroups {
+                    cal.ingest(&prep, int, g, &frames[g * np..(g + 1) * np], |cg| {
+                        order.push(cg.group);
+                        got[cg.group * np..(cg.group + 1) * np].copy_from_slice(cg.gdq);
+                        assert_eq!(cg.values, &vals[cg.group * np..(cg.group + 1) * np]);
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+                assert_eq!(order, (0..ngroups).collect::<Vec<_>>());
+                assert_eq!(
+                    got, expect,
+                    "ngroups {ngroups}, nframes {nframes}, int {int}"
+                );
+            }
+            if nframes > 1 && ngroups > 1 {
+                assert!(
+                    diluted_or_second > 0,
+                    "the test data must exercise the read-pattern tests"
+                );
+            }
+        }
     }
 }

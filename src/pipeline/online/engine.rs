@@ -175,7 +175,10 @@ impl OnlineEngine {
             .filter(|j| j.detects())
             .map(|j| OnlineJump::new(j, npix, options.reservoir_diffs));
         let mut pixeldq = prep.pixeldq_pre_jump.clone();
-        if jump.as_ref().is_some_and(|j| j.mode != JumpMode::StepSkipped) {
+        if jump
+            .as_ref()
+            .is_some_and(|j| j.mode != JumpMode::StepSkipped)
+        {
             jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain);
         }
         let acc: Vec<PixelAccumulator> = (0..npix)
@@ -188,7 +191,9 @@ impl OnlineEngine {
             )
         })?;
         let spill = Spill::create(&s.output_dir, npix, nints)?;
-        let jump_ran = jump.as_ref().is_some_and(|j| j.mode != JumpMode::StepSkipped);
+        let jump_ran = jump
+            .as_ref()
+            .is_some_and(|j| j.mode != JumpMode::StepSkipped);
         let header = products::final_header(&input, &prep, refpix_done, jump_ran);
         let rateints_path =
             crate::pipeline::naming::product_path(&s.output_dir, &input, "rateints");
@@ -238,7 +243,9 @@ impl OnlineEngine {
     }
     /// Integrations of jump history kept per pixel (iterative / single-pass modes).
     pub fn reservoir_integrations(&self) -> usize {
-        self.detector.as_ref().map_or(0, |d| d.reservoir_integrations())
+        self.detector
+            .as_ref()
+            .map_or(0, |d| d.reservoir_integrations())
     }
     /// Integrations finished so far.
     pub fn integrations_done(&self) -> usize {
@@ -261,7 +268,9 @@ impl OnlineEngine {
     /// Jump detection, fit, scratch files and the provisional rateints plane of integration
     /// `int`, whose last group is in the buffer.
     fn finish_integration(&mut self, int: usize, arrived: Instant) -> Result<IntegrationPlane> {
-        let FrameGeometry { ngroups, ny, nx, .. } = self.geometry;
+        let FrameGeometry {
+            ngroups, ny, nx, ..
+        } = self.geometry;
         let npix = ny * nx;
         let block = self.spill.block();
 
@@ -369,7 +378,8 @@ impl OnlineEngine {
         self.metrics.times.add("ramp fit", t0.elapsed());
 
         let t0 = Instant::now();
-        self.spill.push_integration(&sci, &dqv, &vr, &block_records)?;
+        self.spill
+            .push_integration(&sci, &dqv, &vr, &block_records)?;
         drop(block_records);
         // Provisional rateints plane: ERR from the read noise alone and VAR_POISSON 0 until
         // the exposure ends (the file keeps its temporary name until then).
@@ -384,7 +394,9 @@ impl OnlineEngine {
             .collect();
         let gain_factor = self.prep.gain_factor;
         if let Some(w) = self.ints_writer.as_mut() {
-            products::write_values(&provisional, ny, nx, gain_factor, |b| w.write_band(int, 0, b))?;
+            products::write_values(&provisional, ny, nx, gain_factor, |b| {
+                w.write_band(int, 0, b)
+            })?;
         }
         if let Some(f) = gain_factor {
             let mut none: [f32; 0] = [];
@@ -445,9 +457,10 @@ impl OnlineEngine {
                 stream.clear();
                 for i in 0..nints {
                     let rest = &per_int[i][cursor[i]..];
-                    let len = crate::steps::ramp_fit::record::record_len(rest).ok_or_else(|| {
-                        anyhow::anyhow!("corrupt scratch records at integration {i}, pixel {p}")
-                    })?;
+                    let len =
+                        crate::steps::ramp_fit::record::record_len(rest).ok_or_else(|| {
+                            anyhow::anyhow!("corrupt scratch records at integration {i}, pixel {p}")
+                        })?;
                     stream.extend_from_slice(&rest[..len]);
                     cursor[i] += len;
                 }
@@ -486,7 +499,8 @@ impl OnlineEngine {
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
         let header = products::final_header(&self.input, &self.prep, self.refpix_done, jump_ran);
-        let rate_path = crate::pipeline::naming::product_path(&self.output_dir, &self.input, "rate");
+        let rate_path =
+            crate::pipeline::naming::product_path(&self.output_dir, &self.input, "rate");
         let mut rate_w = frames::write::RateWriter::create(&rate_path, &header, ny, nx)?;
         for y0 in (0..ny).step_by(rows) {
             let r = rows.min(ny - y0);
@@ -560,10 +574,7 @@ impl FrameProcessor for OnlineEngine {
                 Ok(())
             })
             .with_context(|| {
-                format!(
-                    "{}: integration {int}, group {group}",
-                    self.input.display()
-                )
+                format!("{}: integration {int}, group {group}", self.input.display())
             })?;
         }
         self.metrics.times.add("calibration", t0.elapsed());

@@ -102,7 +102,8 @@ impl OnlineJump {
 
     /// Bytes of running state per pixel.
     pub fn bytes_per_pixel(&self) -> usize {
-        4 * self.slots * self.ngroups.saturating_sub(1) + if self.clip_count.is_empty() { 0 } else { 12 }
+        4 * self.slots * self.ngroups.saturating_sub(1)
+            + if self.clip_count.is_empty() { 0 } else { 12 }
     }
 
     /// Integrations of history the reservoir holds (iterative / single-pass modes).
@@ -217,7 +218,8 @@ impl Shape {
         if held > 0 {
             let per = self.slots * ndiff;
             let mine = &state.reservoir[p * per..(p + 1) * per];
-            s.sample.extend(mine[..held * ndiff].iter().map(|&d| d as f64));
+            s.sample
+                .extend(mine[..held * ndiff].iter().map(|&d| d as f64));
         }
         let history = s.sample.len();
         s.sample.extend_from_slice(&s.diffs);
@@ -225,7 +227,15 @@ impl Shape {
         let (median, sigma);
         match self.mode {
             JumpMode::Iterative => {
-                iterative(setup, gdq, &s.sample, history, rn2_per_nframes, &mut s.abs, &mut s.sort);
+                iterative(
+                    setup,
+                    gdq,
+                    &s.sample,
+                    history,
+                    rn2_per_nframes,
+                    &mut s.abs,
+                    &mut s.sort,
+                );
                 median = nanmedian_f64(&s.sample, &mut s.sort);
                 sigma = sigma_from(median, rn2_per_nframes);
             }
@@ -243,7 +253,10 @@ impl Shape {
                 if count >= MIN_CLIP_SAMPLES {
                     let mean = state.mean[p] as f64;
                     let std = (state.m2[p] as f64 / count as f64).sqrt();
-                    let (lo, hi) = (mean - setup.rejection_threshold * std, mean + setup.rejection_threshold * std);
+                    let (lo, hi) = (
+                        mean - setup.rejection_threshold * std,
+                        mean + setup.rejection_threshold * std,
+                    );
                     for (k, &d) in s.diffs.iter().enumerate() {
                         let q = gdq[k + 1];
                         if d.is_finite()
@@ -255,7 +268,15 @@ impl Shape {
                     }
                     median = mean;
                 } else {
-                    iterative(setup, gdq, &s.diffs, 0, rn2_per_nframes, &mut s.abs, &mut s.sort);
+                    iterative(
+                        setup,
+                        gdq,
+                        &s.diffs,
+                        0,
+                        rn2_per_nframes,
+                        &mut s.abs,
+                        &mut s.sort,
+                    );
                     median = if count > 0 {
                         state.mean[p] as f64
                     } else {
@@ -313,7 +334,10 @@ impl Shape {
                     *r = d as f32;
                 }
             } else {
-                for (r, &d) in mine[slot * ndiff..(slot + 1) * ndiff].iter_mut().zip(&s.diffs) {
+                for (r, &d) in mine[slot * ndiff..(slot + 1) * ndiff]
+                    .iter_mut()
+                    .zip(&s.diffs)
+                {
                     *r = d as f32;
                 }
             }

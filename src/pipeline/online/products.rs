@@ -95,7 +95,12 @@ pub fn write_values(
         crate::steps::gain_scale::apply(f, &mut sci, &mut err, &mut vp, &mut vr);
     }
     let shape = (rows, nx);
-    let bad = || anyhow::anyhow!("internal error: {} values are not a {rows}x{nx} band", values.len());
+    let bad = || {
+        anyhow::anyhow!(
+            "internal error: {} values are not a {rows}x{nx} band",
+            values.len()
+        )
+    };
     let band = RateBand {
         sci: ArrayView2::from_shape(shape, sci.as_slice()).map_err(|_| bad())?,
         err: ArrayView2::from_shape(shape, err.as_slice()).map_err(|_| bad())?,

@@ -56,15 +56,6 @@ fn scratch_file(dir: &Path, name: &str) -> Result<File> {
         .with_context(|| format!("{}: cannot create a scratch file", p.display()))
 }
 
-/// Encode floats/ints as little-endian bytes into `out` (cleared first).
-pub fn put_le<T: Copy>(out: &mut Vec<u8>, values: &[T], enc: impl Fn(T) -> [u8; 4]) {
-    out.clear();
-    out.reserve(values.len() * 4);
-    for &v in values {
-        out.extend_from_slice(&enc(v));
-    }
-}
-
 fn le4(b: &[u8]) -> [u8; 4] {
     [b[0], b[1], b[2], b[3]]
 }
@@ -78,7 +69,9 @@ impl Spill {
             .with_context(|| {
                 format!("{}: cannot create the scratch directory", parent.display())
             })?;
-        let block = (FINISH_BUDGET / (nints.max(1) * 16)).clamp(64, 1 << 16).min(npix.max(1));
+        let block = (FINISH_BUDGET / (nints.max(1) * 16))
+            .clamp(64, 1 << 16)
+            .min(npix.max(1));
         Ok(Spill {
             early: scratch_file(dir.path(), "early")?,
             records: scratch_file(dir.path(), "records")?,
@@ -124,7 +117,10 @@ impl Spill {
             self.ints_written < self.nints,
             "more integrations than the exposure has"
         );
-        anyhow::ensure!(block_records.len() == self.nblocks(), "one record block per pixel block");
+        anyhow::ensure!(
+            block_records.len() == self.nblocks(),
+            "one record block per pixel block"
+        );
         let mut bytes = Vec::with_capacity(self.npix * EARLY_BYTES);
         for p in 0..self.npix {
             bytes.extend_from_slice(&sci[p].to_le_bytes());
@@ -174,7 +170,11 @@ impl Spill {
             .read_exact_at(&mut bytes, start)
             .map_err(|e| self.io("reading records", e))?;
         out.clear();
-        out.extend(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])));
+        out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+        );
         Ok(())
     }
 
@@ -192,7 +192,11 @@ impl Spill {
     }
 
     /// Store rate values of pixels `p0..`.
-    pub fn write_rate(&self, p0: usize, values: &[crate::steps::ramp_fit::FitValues]) -> Result<()> {
+    pub fn write_rate(
+        &self,
+        p0: usize,
+        values: &[crate::steps::ramp_fit::FitValues],
+    ) -> Result<()> {
         let mut bytes = Vec::with_capacity(values.len() * RATE_BYTES);
         for v in values {
             bytes.extend_from_slice(&v.sci.to_le_bytes());
@@ -223,7 +227,10 @@ impl Spill {
             .read_exact_at(&mut late, ((int * self.npix + p0) * LATE_BYTES) as u64)
             .map_err(|e| self.io("reading late values", e))?;
         out.clear();
-        for (e, l) in early.chunks_exact(EARLY_BYTES).zip(late.chunks_exact(LATE_BYTES)) {
+        for (e, l) in early
+            .chunks_exact(EARLY_BYTES)
+            .zip(late.chunks_exact(LATE_BYTES))
+        {
             out.push(crate::steps::ramp_fit::FitValues {
                 sci: f32::from_le_bytes(le4(&e[0..4])),
                 dq: u32::from_le_bytes(le4(&e[4..8])),
