@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod logging;
 pub mod consumers;
 pub mod pipeline;
+pub mod quicklook;
 pub mod simulate;
 pub mod steps;
 

@@ -48,6 +48,12 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("sloper: error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(exit_status(&e));
     }
+}
+
+/// strun's exit statuses: 1 for an error, or the status an error carries
+/// (`sloper::config::ExitStatus`: 2 usage, 64 no science data).
+fn exit_status(e: &anyhow::Error) -> i32 {
+    sloper::config::exit_code_of(e)
 }
