@@ -25,6 +25,15 @@ use anyhow::Result;
 use frames::dq;
 use ndarray::ArrayViewMut2;
 
+/// `ever |= value >= threshold`, pixel by pixel (the forward pass's sticky test).
+fn mark_reached(ever: &mut [bool], values: &[f32], threshold: &[f32]) {
+    for ((e, &v), &t) in ever.iter_mut().zip(values).zip(threshold) {
+        if v >= t {
+            *e = true;
+        }
+    }
+}
+
 /// One group whose flags are final and whose values are fully calibrated.
 pub struct CalibratedGroup<'a> {
     pub group: usize,
@@ -186,7 +195,6 @@ impl FrameCalibrator {
 
     /// Flags of `group` from the forward pass alone (no later group can change them).
     fn finalize_alone(&mut self, prep: &Prepared, group: usize) {
-        let np = self.np();
         let slot = group % self.raw.len();
         let mut flags = std::mem::take(&mut self.work_dq);
         self.seed(prep, &mut flags, true);
@@ -210,11 +218,7 @@ impl FrameCalibrator {
                 None,
                 &mut self.scratch,
             );
-            for k in 0..np {
-                if self.raw[slot][k] >= sat.threshold[k] {
-                    self.ever[k] = true;
-                }
-            }
+            mark_reached(&mut self.ever, &self.raw[slot], &sat.threshold);
         }
         self.work_dq = flags;
     }
@@ -274,11 +278,7 @@ impl FrameCalibrator {
         let at = group - first;
         self.work_dq.copy_from_slice(&flags[at * np..(at + 1) * np]);
         let raw = &self.raw[group % self.raw.len()];
-        for k in 0..np {
-            if raw[k] >= sat.threshold[k] {
-                self.ever[k] = true;
-            }
-        }
+        mark_reached(&mut self.ever, raw, &sat.threshold);
         self.window_vals = vals;
         self.window_dq = flags;
     }

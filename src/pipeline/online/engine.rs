@@ -44,6 +44,9 @@ pub struct OnlineOptions {
     /// A group counts as a missed deadline when its processing ends more than this after its
     /// arrival (normally TGROUP / speed); `None`: no deadlines.
     pub deadline: Option<Duration>,
+    /// Hand every integration's final GROUPDQ to the sink too (for diagnostics and the
+    /// agreement measurements; costs NGROUPS bytes per pixel per plane).
+    pub keep_groupdq: bool,
 }
 
 impl Default for OnlineOptions {
@@ -52,6 +55,7 @@ impl Default for OnlineOptions {
             reservoir_diffs: super::jump::DEFAULT_RESERVOIR_DIFFS,
             queue_frames: 4,
             deadline: None,
+            keep_groupdq: false,
         }
     }
 }
@@ -199,8 +203,10 @@ impl OnlineEngine {
             crate::pipeline::naming::product_path(&s.output_dir, &input, "rateints");
         let ints_writer = RateintsWriter::create(&rateints_path, &header, nints, ny, nx)?;
         let cal = FrameCalibrator::new(&prep, ngroups, s.saturation.as_ref().map(|x| x.1), refpix);
-        let mut metrics = EngineMetrics::default();
-        metrics.times = times;
+        let metrics = EngineMetrics {
+            times,
+            ..EngineMetrics::default()
+        };
         Ok(OnlineEngine {
             input,
             meta: meta.clone(),
@@ -417,6 +423,7 @@ impl OnlineEngine {
             dq: dqv,
             var_rnoise: vr,
             primary_jumps: primary,
+            groupdq: self.options.keep_groupdq.then(|| self.gdq.clone()),
             last_group_arrived: arrived,
             written,
         })

@@ -223,6 +223,12 @@ impl Shape {
         }
         let history = s.sample.len();
         s.sample.extend_from_slice(&s.diffs);
+        // The official thresholds depend on how many usable differences the pixel has in the
+        // whole exposure. Integrations not in the sample (future ones, and past ones that left
+        // the reservoir) are counted as having as many as this one.
+        let usable_now = s.diffs.iter().filter(|d| !d.is_nan()).count();
+        let unseen = setup.nints.saturating_sub(held + 1);
+        let expected_extra = unseen * usable_now;
 
         let (median, sigma);
         match self.mode {
@@ -232,6 +238,7 @@ impl Shape {
                     gdq,
                     &s.sample,
                     history,
+                    expected_extra,
                     rn2_per_nframes,
                     &mut s.abs,
                     &mut s.sort,
@@ -273,6 +280,7 @@ impl Shape {
                         gdq,
                         &s.diffs,
                         0,
+                        expected_extra,
                         rn2_per_nframes,
                         &mut s.abs,
                         &mut s.sort,
@@ -363,15 +371,47 @@ fn sigma_from(median: f64, rn2_per_nframes: f64) -> f64 {
     }
 }
 
+/// Estimate, from the sample at hand, the clipped median the official step will compute over
+/// the whole exposure (`extra` more usable values than the sample holds). The official
+/// statistic of N values is the median of all but the largest (N >= 4), the plain median
+/// (N = 3) or the minimum (N = 2): an order statistic at the quantile `(N − 2) / (2(N − 1))`
+/// (0.5 for N = 3, 0 for N = 2). The same quantile of the sample, interpolated between order
+/// statistics, estimates it without the strong low bias that dropping the largest of a few
+/// values would have.
+fn expected_clipped_median(values: &[f64], extra: usize, sort: &mut Vec<f64>) -> f64 {
+    sort.clear();
+    sort.extend(values.iter().copied().filter(|v| !v.is_nan()));
+    let n = sort.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    sort.sort_by(|a, b| a.total_cmp(b));
+    let total = (n + extra) as f64;
+    let q = if total >= 4.0 {
+        (total - 2.0) / (2.0 * (total - 1.0))
+    } else if total >= 3.0 {
+        0.5
+    } else {
+        0.0
+    };
+    let pos = q * (n - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos - pos.floor());
+    let j = (i + 1).min(n - 1);
+    sort[i] * (1.0 - f) + sort[j] * f
+}
+
 /// The official iterative search over a pooled sample whose first `history` values belong to
 /// earlier integrations: each round takes the clipped median of |Δ| over the whole sample,
 /// and if the largest ratio exceeds the threshold for the number of usable differences, removes
 /// every difference at that ratio; only differences of this integration are flagged.
+/// `expected_extra` usable differences not in the sample count toward the threshold choice.
+#[allow(clippy::too_many_arguments)]
 fn iterative(
     setup: &JumpSetup,
     gdq: &mut [u8],
     sample: &[f64],
     history: usize,
+    expected_extra: usize,
     rn2_per_nframes: f64,
     abs: &mut Vec<f64>,
     sort: &mut Vec<f64>,
@@ -379,7 +419,13 @@ fn iterative(
     abs.clear();
     abs.extend(sample.iter().map(|d| d.abs()));
     for round in 0..abs.len() {
-        let clipped = clipped_median(abs, sort);
+        let clipped = if expected_extra == 0 {
+            // The sample is the whole exposure so far and nothing more will come: the
+            // official statistic itself.
+            clipped_median(abs, sort)
+        } else {
+            expected_clipped_median(abs, expected_extra, sort)
+        };
         // Round 1 keeps the float64 median; later rounds store it in a float32 array.
         let median = if round == 0 {
             clipped
@@ -388,7 +434,7 @@ fn iterative(
         };
         let sigma = sigma_from(median, rn2_per_nframes);
         let usable = abs.iter().filter(|a| !a.is_nan()).count();
-        let threshold = match usable {
+        let threshold = match usable + expected_extra {
             0 | 1 => break,
             2 => setup.three_group_rejection_threshold,
             3 => setup.four_group_rejection_threshold,

@@ -18,6 +18,9 @@ pub struct IntegrationPlane {
     pub var_rnoise: Vec<f32>,
     /// JUMP_DET groups found by detection in this integration (before neighbour flagging).
     pub primary_jumps: u64,
+    /// The integration's final GROUPDQ, pixel-major (`[pixel][group]`), when
+    /// `OnlineOptions::keep_groupdq` asked for it.
+    pub groupdq: Option<Vec<u8>>,
     /// When the integration's last group reached the process.
     pub last_group_arrived: Instant,
     /// When the plane was written to the rateints product (provisional ERR/VAR_POISSON).
