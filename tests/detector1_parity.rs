@@ -74,9 +74,11 @@ parity!(
 /// The answer must not depend on how the frame is cut into bands or on the thread count.
 #[test]
 fn band_height_and_threads_do_not_change_results() {
-    run_case("heavy_cr", &["--max-memory=16K", "--threads", "1"]);
-    run_case("amp4_sub16", &["--max-memory=300K", "--threads", "2"]);
-    run_case("sigclip100", &["--max-memory=40K", "--threads", "3"]);
+    run_case("heavy_cr", &["--tile", "1x32", "--threads", "1"]);
+    run_case("heavy_cr", &["--tile", "3x5", "--threads", "2"]);
+    run_case("amp4_sub16", &["--tile", "5x300", "--threads", "2"]);
+    run_case("sigclip100", &["--tile", "2x7", "--threads", "3"]);
+    run_case("shallow4_gap", &["--tile", "4x4"]);
 }
 
 #[test]

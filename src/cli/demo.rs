@@ -65,12 +65,13 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
             println!("  wrote {:>12} bytes  {}", size, p.display());
         }
         println!(
-            "  {:.2} s, {:.1} M pixel-reads/s, jump mode {:?}, {} band(s) of {} rows",
+            "  {:.2} s, {:.1} M pixel-reads/s, jump mode {:?}, {} tile(s) of {} x {}",
             r.wall_seconds,
             r.throughput() / 1e6,
             r.jump_mode,
-            r.bands,
-            r.band_rows
+            r.tiles,
+            r.tile_rows,
+            r.tile_cols
         );
         print!("{}", r.times.table());
     }

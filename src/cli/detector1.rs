@@ -64,11 +64,12 @@ pub fn run(a: &Detector1Args) -> anyhow::Result<()> {
         }
         let [ni, ng, ny, nx] = report.shape;
         eprintln!(
-            "detector1: {ni} ints x {ng} groups x {ny} x {nx} in {:.3} s ({:.1} M pixel-reads/s), {} band(s) of {} rows, jump mode {:?}",
+            "detector1: {ni} ints x {ng} groups x {ny} x {nx} in {:.3} s ({:.1} M pixel-reads/s), {} tile(s) of {} x {}, jump mode {:?}",
             report.wall_seconds,
             report.throughput() / 1e6,
-            report.bands,
-            report.band_rows,
+            report.tiles,
+            report.tile_rows,
+            report.tile_cols,
             report.jump_mode
         );
         eprint!("{}", report.times.table());

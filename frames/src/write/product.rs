@@ -57,7 +57,9 @@ struct ImageHdu {
     dtype: Dtype,
     shape: Vec<usize>,
     /// One flag per row (all leading indices x rows).
-    written: Vec<bool>,
+    /// Columns written so far in each row (of every plane); a row is complete at `nx`.
+    /// Rewriting a rectangle (a driver's second pass) counts again, hence `>=` at finish.
+    written: Vec<u32>,
 }
 
 /// A product being written.
@@ -216,7 +218,7 @@ impl ProductFile {
                         index,
                         dtype,
                         shape,
-                        written: vec![false; rows],
+                        written: vec![0; rows],
                     });
                     self.nhdus += 1;
                 }
@@ -241,13 +243,26 @@ impl ProductFile {
         y0: usize,
         band: ArrayView2<T>,
     ) -> Result<()> {
+        self.write_rect(name, lead, y0, 0, band)
+    }
+
+    /// Write the rectangle of `band.nrows() × band.ncols()` pixels whose first pixel is at row
+    /// `y0`, column `x0` of image `name` at leading indices `lead`.
+    pub fn write_rect<T: Pixel>(
+        &mut self,
+        name: &str,
+        lead: &[usize],
+        y0: usize,
+        x0: usize,
+        band: ArrayView2<T>,
+    ) -> Result<()> {
         let path = self.final_path.clone();
         let pos = self
             .images
             .iter()
             .position(|h| h.name == name)
             .ok_or_else(|| FramesError::invalid(&path, format!("product has no {name} HDU")))?;
-        let (index, row_base, nrows) = {
+        let (index, row_base, nrows, full_rows) = {
             let h = &self.images[pos];
             if T::IMG != h.dtype.img() {
                 return Err(FramesError::invalid(
@@ -266,11 +281,11 @@ impl ProductFile {
                     ),
                 ));
             }
-            if band.ncols() != nx || y0 + band.nrows() > ny {
+            if x0 + band.ncols() > nx || y0 + band.nrows() > ny {
                 return Err(FramesError::invalid(
                     &path,
                     format!(
-                        "{name}: band of {}x{} at row {y0} does not fit {ny}x{nx}",
+                        "{name}: rectangle of {}x{} at row {y0}, column {x0} does not fit {ny}x{nx}",
                         band.nrows(),
                         band.ncols()
                     ),
@@ -280,20 +295,38 @@ impl ProductFile {
             for (i, n) in lead.iter().zip(&h.shape) {
                 plane = plane * n + i;
             }
-            (h.index, plane * ny + y0, band.nrows())
+            (h.index, plane * ny + y0, band.nrows(), x0 == 0 && band.ncols() == nx)
         };
-        let mut first = lead.to_vec();
-        first.extend([y0, 0]);
         let f = self.fits.as_mut().expect("open");
         f.goto_index(index)?;
-        match band.as_slice() {
-            Some(s) => f.write_pixels(&first, s)?,
-            None => {
-                let v: Vec<T> = band.iter().copied().collect();
-                f.write_pixels(&first, &v)?
+        if full_rows {
+            let mut first = lead.to_vec();
+            first.extend([y0, 0]);
+            match band.as_slice() {
+                Some(s) => f.write_pixels(&first, s)?,
+                None => {
+                    let v: Vec<T> = band.iter().copied().collect();
+                    f.write_pixels(&first, &v)?
+                }
+            }
+        } else {
+            let mut row_buf: Vec<T> = Vec::with_capacity(band.ncols());
+            for (r, row) in band.rows().into_iter().enumerate() {
+                let mut first = lead.to_vec();
+                first.extend([y0 + r, x0]);
+                match row.as_slice() {
+                    Some(s) => f.write_pixels(&first, s)?,
+                    None => {
+                        row_buf.clear();
+                        row_buf.extend(row.iter().copied());
+                        f.write_pixels(&first, &row_buf)?
+                    }
+                }
             }
         }
-        self.images[pos].written[row_base..row_base + nrows].fill(true);
+        for w in &mut self.images[pos].written[row_base..row_base + nrows] {
+            *w = w.saturating_add(band.ncols() as u32);
+        }
         Ok(())
     }
 
@@ -310,12 +343,13 @@ impl ProductFile {
     /// Check completeness, write checksums, close and rename to the final name.
     pub fn finish(mut self) -> Result<PathBuf> {
         for h in &self.images {
-            if let Some(row) = h.written.iter().position(|w| !w) {
+            let nx = h.shape[h.shape.len() - 1] as u32;
+            if let Some(row) = h.written.iter().position(|&w| w < nx) {
                 let ny = h.shape[h.shape.len() - 2];
                 return Err(FramesError::invalid(
                     &self.final_path,
                     format!(
-                        "{}: row {} of plane {} was never written",
+                        "{}: row {} of plane {} was not completely written",
                         h.name,
                         row % ny,
                         row / ny

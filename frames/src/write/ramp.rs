@@ -56,6 +56,30 @@ impl RampWriter {
         self.file.write_rows("GROUPDQ", &[int, group], y0, groupdq)
     }
 
+    /// A rectangle (rows `y0..`, columns `x0..`) of (integration, group): SCI and GROUPDQ.
+    pub fn write_group_rect(
+        &mut self,
+        int: usize,
+        group: usize,
+        y0: usize,
+        x0: usize,
+        sci: ArrayView2<f32>,
+        groupdq: ArrayView2<u8>,
+    ) -> Result<()> {
+        self.file.write_rect("SCI", &[int, group], y0, x0, sci)?;
+        self.file.write_rect("GROUPDQ", &[int, group], y0, x0, groupdq)
+    }
+
+    /// A rectangle of PIXELDQ.
+    pub fn write_pixeldq_rect(&mut self, y0: usize, x0: usize, pixeldq: ArrayView2<u32>) -> Result<()> {
+        self.file.write_rect("PIXELDQ", &[], y0, x0, pixeldq)
+    }
+
+    /// A rectangle of AVDRKCUR (only when created `with_avdrkcur`).
+    pub fn write_avdrkcur_rect(&mut self, y0: usize, x0: usize, avdrkcur: ArrayView2<f32>) -> Result<()> {
+        self.file.write_rect("AVDRKCUR", &[], y0, x0, avdrkcur)
+    }
+
     /// Rows `y0 ..` of PIXELDQ.
     pub fn write_pixeldq_band(&mut self, y0: usize, pixeldq: ArrayView2<u32>) -> Result<()> {
         self.file.write_rows("PIXELDQ", &[], y0, pixeldq)

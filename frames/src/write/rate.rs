@@ -35,11 +35,15 @@ pub(super) fn image(
 }
 
 fn write_band(p: &mut ProductFile, lead: &[usize], y0: usize, b: &RateBand) -> Result<()> {
-    p.write_rows("SCI", lead, y0, b.sci)?;
-    p.write_rows("ERR", lead, y0, b.err)?;
-    p.write_rows("DQ", lead, y0, b.dq)?;
-    p.write_rows("VAR_POISSON", lead, y0, b.var_poisson)?;
-    p.write_rows("VAR_RNOISE", lead, y0, b.var_rnoise)
+    write_rect(p, lead, y0, 0, b)
+}
+
+fn write_rect(p: &mut ProductFile, lead: &[usize], y0: usize, x0: usize, b: &RateBand) -> Result<()> {
+    p.write_rect("SCI", lead, y0, x0, b.sci)?;
+    p.write_rect("ERR", lead, y0, x0, b.err)?;
+    p.write_rect("DQ", lead, y0, x0, b.dq)?;
+    p.write_rect("VAR_POISSON", lead, y0, x0, b.var_poisson)?;
+    p.write_rect("VAR_RNOISE", lead, y0, x0, b.var_rnoise)
 }
 
 /// Streaming writer of a `_rate.fits`: PRIMARY, SCI f32 (DN/s), ERR f32 (DN/s), DQ u32,
@@ -67,6 +71,11 @@ impl RateWriter {
     /// Write rows `y0 .. y0 + band rows` of every array.
     pub fn write_band(&mut self, y0: usize, band: &RateBand) -> Result<()> {
         write_band(&mut self.file, &[], y0, band)
+    }
+
+    /// Write a rectangle (rows `y0..`, columns `x0..`) of every array.
+    pub fn write_rect(&mut self, y0: usize, x0: usize, band: &RateBand) -> Result<()> {
+        write_rect(&mut self.file, &[], y0, x0, band)
     }
 
     /// Update or add primary keywords before finishing (e.g. PRIMECRS, S_GANSCL).
@@ -117,6 +126,11 @@ impl RateintsWriter {
     /// Write rows `y0 ..` of integration `int` (0-based within this file).
     pub fn write_band(&mut self, int: usize, y0: usize, band: &RateBand) -> Result<()> {
         write_band(&mut self.file, &[int], y0, band)
+    }
+
+    /// Write a rectangle (rows `y0..`, columns `x0..`) of integration `int`.
+    pub fn write_rect(&mut self, int: usize, y0: usize, x0: usize, band: &RateBand) -> Result<()> {
+        write_rect(&mut self.file, &[int], y0, x0, band)
     }
 
     pub fn update_primary(&mut self, cards: &[Card]) -> Result<()> {

@@ -45,10 +45,12 @@ pub struct PassA {
     pub fully_dnu_per_int: Vec<usize>,
 }
 
-/// One band of the products: rate (5 planes) and rateints (nints × 5 planes), rows × nx each.
+/// One tile of the products: rate and rateints values of the tile's core pixels.
 pub struct BandProducts {
     pub y0: usize,
+    pub x0: usize,
     pub rows: usize,
+    pub cols: usize,
     pub rate: Vec<FitValues>,
     /// Per-integration results, pixel-major: `[pixel][int]`.
     pub ints: Vec<FitValues>,
@@ -276,37 +278,52 @@ fn exact_dnu_planes(
         .collect())
 }
 
-/// The geometry of one band: core rows, jump rows (core ± 1) and read rows (jump ± growth).
-#[derive(Debug, Clone, Copy)]
-pub struct BandRows {
+/// The geometry of one tile: core rows/columns (the pixels it owns), the jump region (core ± 1:
+/// four-neighbour flagging looks one pixel away) and the read region (jump region ± the
+/// saturation growth). Regions are clipped at the frame edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRect {
     pub y0: usize,
     pub y1: usize,
+    pub x0: usize,
+    pub x1: usize,
     pub j0: usize,
     pub j1: usize,
+    pub jx0: usize,
+    pub jx1: usize,
     pub r0: usize,
     pub r1: usize,
+    pub rx0: usize,
+    pub rx1: usize,
 }
 
-impl BandRows {
-    pub fn new(y0: usize, y1: usize, ny: usize, grow: usize) -> BandRows {
-        let j0 = y0.saturating_sub(1);
-        let j1 = (y1 + 1).min(ny);
-        BandRows {
-            y0,
-            y1,
+impl TileRect {
+    pub fn new(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, ny: usize, nx: usize, grow: usize) -> TileRect {
+        let (j0, j1) = (rows.start.saturating_sub(1), (rows.end + 1).min(ny));
+        let (jx0, jx1) = (cols.start.saturating_sub(1), (cols.end + 1).min(nx));
+        TileRect {
+            y0: rows.start,
+            y1: rows.end,
+            x0: cols.start,
+            x1: cols.end,
             j0,
             j1,
+            jx0,
+            jx1,
             r0: j0.saturating_sub(grow),
             r1: (j1 + grow).min(ny),
+            rx0: jx0.saturating_sub(grow),
+            rx1: (jx1 + grow).min(nx),
         }
     }
 }
 
-/// Bytes of working memory per pixel-read in pass B: the pixel-major band (values, flags) and
-/// jump's per-difference marks. (Plane-major scratch covers only one integration per thread.)
+/// Bytes of working memory per pixel-read in pass B: the pixel-major jump region (values,
+/// flags) and jump's per-difference marks. (Plane-major scratch covers only one integration per
+/// thread.)
 pub const BYTES_PER_READ: u64 = 4 + 1 + 1;
 
-/// Working buffers of pass B, kept across bands so each band reuses warm memory instead of
+/// Working buffers of pass B, kept across tiles so each tile reuses warm memory instead of
 /// faulting in fresh pages.
 #[derive(Default)]
 pub struct BandBuffers {
@@ -328,17 +345,28 @@ fn sized<T: Copy>(v: &mut Vec<T>, n: usize, fill: T, zero: bool) -> &mut [T] {
     &mut v[..]
 }
 
-/// Pass B for one band: read, correct, detect jumps, fit. `planes` is the sigma-clip
-/// whole-plane clearing mask (None unless sigma-clip mode found such planes).
+/// The rectangle `rows × cols` of a row-major frame `full` (width `nx`, `per` values per pixel).
+fn rect<T: Copy>(full: &[T], nx: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, per: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.len() * cols.len() * per);
+    for y in rows {
+        out.extend_from_slice(&full[(y * nx + cols.start) * per..(y * nx + cols.end) * per]);
+    }
+    out
+}
+
+/// Pass B for one tile: read, correct, detect jumps, fit. `planes` is the sigma-clip
+/// whole-plane clearing mask (None unless sigma-clip mode found such planes). Returns the
+/// products of the core pixels, the tile's share of the primary cosmic-ray count, and for each
+/// (int, group) whether every core pixel has JUMP_DET or DO_NOT_USE.
 #[allow(clippy::too_many_arguments)]
-pub fn process_band(
+pub fn process_tile(
     raw: &RawExposure,
     prep: &Prepared,
     params: &EngineParams,
     pass_a: &PassA,
     jump_setup: Option<&JumpSetup>,
     fit: &FitConfig,
-    band: BandRows,
+    t: TileRect,
     planes: Option<&[bool]>,
     want_ramp: bool,
     bufs: &mut BandBuffers,
@@ -346,17 +374,30 @@ pub fn process_band(
 ) -> Result<(BandProducts, u64, Vec<bool>)> {
     let (nints, ngroups, nx) = (raw.nints(), raw.ngroups(), raw.nx());
     let gpp = nints * ngroups;
-    let rrows = band.r1 - band.r0;
-    let np = rrows * nx;
+    let (rrows, rw) = (t.r1 - t.r0, t.rx1 - t.rx0);
+    let np = rrows * rw;
     let t0 = Instant::now();
 
-    // Dark for every group of these rows (shared by all integrations).
+    // Per-pixel reference values of the read region, made contiguous once per tile.
+    let (rr, rc) = (t.r0..t.r1, t.rx0..t.rx1);
+    let mask = rect(&prep.mask, nx, rr.clone(), rc.clone(), 1);
+    let sat = prep.saturation.as_ref().map(|s| {
+        (
+            rect(&s.threshold, nx, rr.clone(), rc.clone(), 1),
+            rect(&s.nosat, nx, rr.clone(), rc.clone(), 1),
+            s.bias.as_ref().map(|b| rect(b, nx, rr.clone(), rc.clone(), 1)),
+        )
+    });
+    let bias = prep.superbias.as_ref().map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
+    let coeffs = prep.linearity.as_ref().map(|l| (rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff), l.ncoeff));
     let dark_rows: Option<Vec<Vec<f64>>> = match &prep.dark {
         Some(d) => Some(
             (0..ngroups)
                 .map(|g| {
-                    d.group_band(g, band.r0, rrows)
-                        .map(|a| a.into_raw_vec_and_offset().0)
+                    d.group_band(g, t.r0, rrows).map(|a| {
+                        let full = a.into_raw_vec_and_offset().0;
+                        rect(&full, nx, 0..rrows, rc.clone(), 1)
+                    })
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -364,15 +405,13 @@ pub fn process_band(
     };
 
     // Read + fused corrections, a few integrations at a time (one per thread) in plane-major
-    // scratch `[int][group][row][col]`, then transposed into the pixel-major band `pv`/`pq`
-    // that jump and ramp fitting read. Only the pixel-major band spans every integration.
-    let jrows = band.j1 - band.j0;
-    let jnp = jrows * nx;
+    // scratch `[int][group][row][col]`, then transposed into the pixel-major jump region
+    // `pv`/`pq` that jump and ramp fitting read. Only that region spans every integration.
+    let (jrows, jw) = (t.j1 - t.j0, t.jx1 - t.jx0);
+    let jnp = jrows * jw;
     let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
     let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
-    let pix = band.r0 * nx..band.r1 * nx;
     let release_margin = (128 << 10) / (2 * nx) + 1;
-    let off = (band.j0 - band.r0) * nx;
     let chunk = rayon::current_num_threads().clamp(1, nints);
     let mut t_transpose = std::time::Duration::ZERO;
     for first in (0..nints).step_by(chunk) {
@@ -386,48 +425,37 @@ pub fn process_band(
                 let i = first + local;
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
-                    raw.read_band_f32(i, g, band.r0, band.r1, plane)?;
-                    // The kernel's fault-around maps up to 64 KiB around each fault, including
-                    // rows of the previous band that were already released: release those too.
-                    raw.release_band(i, g, band.r0.saturating_sub(release_margin), band.r1);
+                    let bytes = raw.band_bytes(i, g, t.r0, t.r1)?;
+                    for (r, out) in plane.chunks_exact_mut(rw).enumerate() {
+                        let src = &bytes[(r * nx + t.rx0) * 2..(r * nx + t.rx1) * 2];
+                        frames::raw::decode_u16_offset_be_to_f32(src, out);
+                    }
+                    // Keep mapped pages out of the resident set: release the rows after each
+                    // tile (a later column tile faults them back in from the page cache). The
+                    // kernel's fault-around maps up to 64 KiB around each fault, including rows
+                    // already released, so a margin before the tile is released too.
+                    raw.release_band(i, g, t.r0.saturating_sub(release_margin), t.r1);
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(plane, f);
                     }
-                    dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &prep.mask[pix.clone()]);
+                    dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &mask);
                 }
-                if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
-                    let thr = Thresholds {
-                        threshold: &sat.threshold[pix.clone()],
-                        nosat: &sat.nosat[pix.clone()],
-                        bias: sat.bias.as_ref().map(|b| &b[pix.clone()]),
-                    };
-                    let tile = Tile {
-                        rows: rrows,
-                        cols: nx,
-                        ngroups,
-                    };
-                    saturation::flag_integration(
-                        tile,
-                        v,
-                        q,
-                        &thr,
-                        sp,
-                        sat.read_pattern.as_ref(),
-                        &mut SaturationScratch::default(),
-                    );
+                if let (Some((thr, nosat, sbias)), Some(sp), Some(s)) = (&sat, &params.saturation, &prep.saturation) {
+                    let thr = Thresholds { threshold: thr, nosat, bias: sbias.as_deref() };
+                    let tile = Tile { rows: rrows, cols: rw, ngroups };
+                    saturation::flag_integration(tile, v, q, &thr, sp, s.read_pattern.as_ref(), &mut SaturationScratch::default());
                 }
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
                     let flags = &q[g * np..(g + 1) * np];
-                    if let Some(b) = &prep.superbias {
-                        superbias::subtract_plane(plane, &b[pix.clone()]);
+                    if let Some(b) = &bias {
+                        superbias::subtract_plane(plane, b);
                     }
                     if let Some((plan, corr)) = &pass_a.refpix {
-                        plan.apply_band(&corr[i * ngroups + g], band.r0, plane);
+                        plan.apply_rect(&corr[i * ngroups + g], t.r0, t.rx0, rw, plane);
                     }
-                    if let Some(lin) = &prep.linearity {
-                        let c = &lin.coeffs[pix.start * lin.ncoeff..pix.end * lin.ncoeff];
-                        linearity::correct_plane(plane, flags, c, lin.ncoeff);
+                    if let Some((c, n)) = &coeffs {
+                        linearity::correct_plane(plane, flags, c, *n);
                     }
                     if let Some(d) = &dark_rows {
                         for (x, &dv) in plane.iter_mut().zip(&d[g]) {
@@ -438,26 +466,29 @@ pub fn process_band(
                 Ok(())
             })?;
 
-        // Blocked transpose of this chunk's jump rows: BLOCK pixels at a time read contiguous
-        // runs of every plane.
+        // Transpose this chunk's jump region, a row of the region at a time in blocks of
+        // BLOCK pixels that read contiguous runs of every plane.
         let t1 = Instant::now();
         let vals: &[f32] = vals;
         let gdq: &[u8] = gdq;
         const BLOCK: usize = 16;
         let slots = first * ngroups..(first + count) * ngroups;
-        pv.par_chunks_mut(BLOCK * gpp)
-            .zip(pq.par_chunks_mut(BLOCK * gpp))
+        let (dr, dc) = (t.j0 - t.r0, t.jx0 - t.rx0);
+        pv.par_chunks_mut(jw * gpp)
+            .zip(pq.par_chunks_mut(jw * gpp))
             .enumerate()
-            .for_each(|(b, (v, q))| {
-                let p0 = b * BLOCK;
-                let n = v.len() / gpp;
-                for (local, k) in slots.clone().enumerate() {
-                    let src = local * np + off + p0;
-                    let sv = &vals[src..src + n];
-                    let sq = &gdq[src..src + n];
-                    for j in 0..n {
-                        v[j * gpp + k] = sv[j];
-                        q[j * gpp + k] = sq[j];
+            .for_each(|(jr, (vrow, qrow))| {
+                let base = (jr + dr) * rw + dc;
+                for c0 in (0..jw).step_by(BLOCK) {
+                    let n = BLOCK.min(jw - c0);
+                    for (local, k) in slots.clone().enumerate() {
+                        let src = local * np + base + c0;
+                        let sv = &vals[src..src + n];
+                        let sq = &gdq[src..src + n];
+                        for j in 0..n {
+                            vrow[(c0 + j) * gpp + k] = sv[j];
+                            qrow[(c0 + j) * gpp + k] = sq[j];
+                        }
                     }
                 }
             });
@@ -466,85 +497,88 @@ pub fn process_band(
     times.add("read + corrections", t0.elapsed() - t_transpose);
     times.add("transpose", t_transpose);
 
-    // Final PIXELDQ of the jump rows (bad gain flagged by jump).
-    let jpix = band.j0 * nx..band.j1 * nx;
-    let mut pixeldq: Vec<u32> = prep.pixeldq_pre_jump[jpix.clone()].to_vec();
+    // Final PIXELDQ of the jump region (bad gain flagged by jump).
+    let (jr, jc) = (t.j0..t.j1, t.jx0..t.jx1);
+    let mut pixeldq = rect(&prep.pixeldq_pre_jump, nx, jr.clone(), jc.clone(), 1);
+    let core_rows = (t.y0 - t.j0)..(t.y1 - t.j0);
+    let core_cols = (t.x0 - t.jx0)..(t.x1 - t.jx0);
 
     let t0 = Instant::now();
     let mut primary = 0u64;
     let mut plane_all = vec![true; gpp];
-    let geo = BandGeometry {
-        nx,
-        rows: jrows,
-        interior: (band.y0 - band.j0)..(band.y1 - band.j0),
-    };
     if let Some(setup) = jump_setup {
         if setup.mode != JumpMode::StepSkipped {
-            jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain[jpix.clone()]);
+            let jgain = rect(&prep.jump_gain, nx, jr.clone(), jc.clone(), 1);
+            let jrn = rect(&prep.jump_readnoise, nx, jr.clone(), jc.clone(), 1);
+            jump::setup::flag_bad_gain(&mut pixeldq, &jgain);
             let marks = sized(&mut bufs.marks, jnp * gpp, 0, true);
-            let gain = &prep.jump_gain[jpix.clone()];
-            let rn = &prep.jump_readnoise[jpix.clone()];
+            let geo = BandGeometry { nx: jw, rows: jrows, interior: core_rows.clone() };
             if setup.detects() {
-                // Detection per pixel, in parallel over row chunks.
-                pv.par_chunks(gpp * nx)
-                    .zip(pq.par_chunks_mut(gpp * nx))
-                    .zip(marks.par_chunks_mut(gpp * nx))
-                    .zip(gain.par_chunks(nx).zip(rn.par_chunks(nx)))
+                pv.par_chunks(gpp * jw)
+                    .zip(pq.par_chunks_mut(gpp * jw))
+                    .zip(marks.par_chunks_mut(gpp * jw))
+                    .zip(jgain.par_chunks(jw).zip(jrn.par_chunks(jw)))
                     .for_each_init(
                         || PixelScratch::new(nints, ngroups),
                         |scratch, (((v, q), m), (g, r))| {
-                            let one = BandGeometry::whole(nx, 1);
+                            let one = BandGeometry::whole(jw, 1);
                             jump::detect_band(setup, &one, v, q, m, g, r, scratch);
                         },
                     );
-                if matches!(setup.mode, JumpMode::SigmaClip { .. }) {
-                    let interior = geo.interior_pixels();
-                    jump::setup::accumulate_all_have(
-                        &pq[interior.start * gpp..interior.end * gpp],
-                        gpp,
-                        jump::band::PLANE_CLEAR_MASK,
-                        &mut plane_all,
-                    );
+                if let Some(planes) = planes {
+                    jump::sigma_clip::clear_all_jump_planes(pq, planes);
+                }
+                for row in core_rows.clone() {
+                    let span = (row * jw + core_cols.start) * gpp..(row * jw + core_cols.end) * gpp;
+                    primary += jump::after_jump::count_jumps(&pq[span.clone()]);
+                    if matches!(setup.mode, JumpMode::SigmaClip { .. }) {
+                        jump::setup::accumulate_all_have(&pq[span], gpp, jump::band::PLANE_CLEAR_MASK, &mut plane_all);
+                    }
+                }
+                // The rest of jump's band pass (stcal order): neighbours, after-jump flags.
+                jump::neighbors::flag_four_neighbors(setup, &geo, pq, marks);
+                let interior = geo.interior_pixels();
+                for (q, m) in pq[interior.start * gpp..interior.end * gpp]
+                    .chunks_exact_mut(gpp)
+                    .zip(marks[interior.start * gpp..interior.end * gpp].chunks_exact(gpp))
+                {
+                    jump::after_jump::flag_after_jumps(setup, q, m);
                 }
             }
-            primary = jump::finish_band(setup, &geo, pq, marks, planes);
+            let interior = geo.interior_pixels();
+            jump::after_jump::clear_jump_on_unusable(&mut pq[interior.start * gpp..interior.end * gpp]);
         }
     }
     times.add("jump", t0.elapsed());
 
-    // Ramp fit of the core rows.
+    // Ramp fit of the core pixels, row by row in parallel.
     let t0 = Instant::now();
-    let core = (band.y0 - band.j0) * nx..(band.y1 - band.j0) * nx;
-    let cpix = band.y0 * nx..band.y1 * nx;
-    let rows = band.y1 - band.y0;
-    let ncore = rows * nx;
+    let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
+    let ncore = rows * cols;
     let mut rate = vec![FitValues::default(); ncore];
     let mut ints_pm = vec![FitValues::default(); ncore * nints];
-    let core_dq = &pixeldq[core.clone()];
-    let gain = &prep.gain[cpix.clone()];
-    let rn = &prep.readnoise[cpix.clone()];
-    let dc = &prep.average_dark_current[cpix.clone()];
-    let pv_core = &pv[core.start * gpp..core.end * gpp];
-    let pq_core = &pq[core.start * gpp..core.end * gpp];
-    rate.par_chunks_mut(nx)
-        .zip(ints_pm.par_chunks_mut(nx * nints))
+    let (cr, cc) = (t.y0..t.y1, t.x0..t.x1);
+    let gain = rect(&prep.gain, nx, cr.clone(), cc.clone(), 1);
+    let rn = rect(&prep.readnoise, nx, cr.clone(), cc.clone(), 1);
+    let dc = rect(&prep.average_dark_current, nx, cr.clone(), cc.clone(), 1);
+    let core_dq = rect(&pixeldq, jw, core_rows.clone(), core_cols.clone(), 1);
+    let pv: &[f32] = pv;
+    let pq: &[u8] = pq;
+    rate.par_chunks_mut(cols)
+        .zip(ints_pm.par_chunks_mut(cols * nints))
         .enumerate()
         .for_each_init(
             || RampScratch::new(fit),
             |scratch, (r, (rate_row, ints_row))| {
-                for x in 0..nx {
-                    let p = r * nx + x;
-                    let consts = PixelConsts {
-                        gain: gain[p],
-                        readnoise: rn[p],
-                        dark_current: dc[p],
-                        pixel_dq: core_dq[p],
-                    };
+                for x in 0..cols {
+                    let p = r * cols + x;
+                    let jp = (core_rows.start + r) * jw + core_cols.start + x;
+                    let consts = PixelConsts { gain: gain[p], readnoise: rn[p], dark_current: dc[p], pixel_dq: core_dq[p] };
                     crate::steps::ramp_fit::fit_pixel(
                         fit,
                         &consts,
-                        &pv_core[p * gpp..(p + 1) * gpp],
-                        &pq_core[p * gpp..(p + 1) * gpp],
+                        &pv[jp * gpp..(jp + 1) * gpp],
+                        &pq[jp * gpp..(jp + 1) * gpp],
                         None,
                         scratch,
                         &mut ints_row[x * nints..(x + 1) * nints],
@@ -559,10 +593,10 @@ pub fn process_band(
         let mut rv = vec![0f32; gpp * ncore];
         let mut rq = vec![0u8; gpp * ncore];
         for p in 0..ncore {
-            let src = (core.start + p) * gpp;
+            let jp = (core_rows.start + p / cols) * jw + core_cols.start + p % cols;
             for k in 0..gpp {
-                rv[k * ncore + p] = pv[src + k];
-                rq[k * ncore + p] = pq[src + k];
+                rv[k * ncore + p] = pv[jp * gpp + k];
+                rq[k * ncore + p] = pq[jp * gpp + k];
             }
         }
         Some((rv, rq))
@@ -570,14 +604,7 @@ pub fn process_band(
         None
     };
     Ok((
-        BandProducts {
-            y0: band.y0,
-            rows,
-            rate,
-            ints: ints_pm,
-            ramp,
-            pixeldq: core_dq.to_vec(),
-        },
+        BandProducts { y0: t.y0, x0: t.x0, rows, cols, rate, ints: ints_pm, ramp, pixeldq: core_dq },
         primary,
         plane_all,
     ))

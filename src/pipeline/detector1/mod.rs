@@ -8,7 +8,7 @@ pub mod settings;
 use crate::steps::jump::{self, JumpMode, JumpSetup};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues};
 use anyhow::{Context, Result};
-use exact::{BandRows, EngineParams, PassA};
+use exact::{EngineParams, PassA, TileRect};
 use frames::raw::RawExposure;
 use frames::write::{
     Card, KeyValue, ProductHeader, RampWriter, RateBand, RateWriter, RateintsWriter,
@@ -31,8 +31,10 @@ pub struct Detector1Report {
     pub outputs: Vec<PathBuf>,
     pub shape: [usize; 4],
     pub jump_mode: Option<JumpMode>,
-    pub band_rows: usize,
-    pub bands: usize,
+    /// Core rows and columns of a full tile, and the number of tiles.
+    pub tile_rows: usize,
+    pub tile_cols: usize,
+    pub tiles: usize,
     pub times: StageTimes,
     pub wall_seconds: f64,
 }
@@ -92,7 +94,7 @@ fn write_rate_like(
     Ok(())
 }
 
-/// Write one band of every product (runs on the writer thread).
+/// Write one tile of every product (runs on the writer thread).
 #[allow(clippy::too_many_arguments)]
 fn write_band(
     products: &exact::BandProducts,
@@ -105,40 +107,59 @@ fn write_band(
     ints_w: &mut RateintsWriter,
     ramp_w: Option<&mut RampWriter>,
 ) -> Result<()> {
-    let rows = products.rows;
-    let ncore = rows * nx;
-    let y0 = products.y0;
-    write_rate_like(&products.rate, rows, nx, gain_factor, |b| {
-        rate_w.write_band(y0, b)
-    })?;
+    let (rows, cols) = (products.rows, products.cols);
+    let ncore = rows * cols;
+    let (y0, x0) = (products.y0, products.x0);
+    write_rate_like(&products.rate, rows, cols, gain_factor, |b| rate_w.write_rect(y0, x0, b))?;
     let mut plane = vec![FitValues::default(); ncore];
     for i in 0..nints {
         for (p, v) in plane.iter_mut().enumerate() {
             *v = products.ints[p * nints + i];
         }
-        write_rate_like(&plane, rows, nx, gain_factor, |b| {
-            ints_w.write_band(i, y0, b)
-        })?;
+        write_rate_like(&plane, rows, cols, gain_factor, |b| ints_w.write_rect(i, y0, x0, b))?;
     }
     if let (Some(w), Some((rv, rq))) = (ramp_w, &products.ramp) {
+        let view2 = |v| ArrayView2::from_shape((rows, cols), v).expect("tile shape");
         for k in 0..nints * ngroups {
-            let sci = ArrayView2::from_shape((rows, nx), &rv[k * ncore..(k + 1) * ncore])
-                .expect("band shape");
-            let q = ArrayView2::from_shape((rows, nx), &rq[k * ncore..(k + 1) * ncore])
-                .expect("band shape");
-            w.write_group_band(k / ngroups, k % ngroups, y0, sci, q)?;
+            let sci = ArrayView2::from_shape((rows, cols), &rv[k * ncore..(k + 1) * ncore]).expect("tile shape");
+            let q = ArrayView2::from_shape((rows, cols), &rq[k * ncore..(k + 1) * ncore]).expect("tile shape");
+            w.write_group_rect(k / ngroups, k % ngroups, y0, x0, sci, q)?;
         }
-        w.write_pixeldq_band(
-            y0,
-            ArrayView2::from_shape((rows, nx), products.pixeldq.as_slice()).expect("band shape"),
-        )?;
-        let dc = &avdrkcur[y0 * nx..(y0 + rows) * nx];
-        w.write_avdrkcur_band(
-            y0,
-            ArrayView2::from_shape((rows, nx), dc).expect("band shape"),
-        )?;
+        w.write_pixeldq_rect(y0, x0, ArrayView2::from_shape((rows, cols), products.pixeldq.as_slice()).expect("tile shape"))?;
+        let dc: Vec<f32> = (y0..y0 + rows).flat_map(|y| avdrkcur[y * nx + x0..y * nx + x0 + cols].iter().copied()).collect();
+        w.write_avdrkcur_rect(y0, x0, view2(dc.as_slice()))?;
     }
     Ok(())
+}
+
+/// Cut the frame into tiles whose working set fits the budget: whole-row bands while they can
+/// hold at least `MIN_BAND_ROWS` rows (contiguous reads and writes), else near-square tiles,
+/// which keep the halo overhead small when a pixel's reads are many (large NINTS).
+fn plan_tiles(ny: usize, nx: usize, grow: usize, per_pixel: u64, fixed: u64, budget: stream::MemoryBudget) -> Vec<TileRect> {
+    const MIN_BAND_ROWS: usize = 8;
+    let halo = 1 + grow;
+    let avail = budget.bytes().saturating_sub(fixed).max(1);
+    let max_pixels = ((avail / per_pixel.max(1)) as usize).max(1);
+    let (rows, cols) = if max_pixels / nx >= MIN_BAND_ROWS + 2 * halo || max_pixels / nx >= ny + 2 * halo {
+        ((max_pixels / nx).saturating_sub(2 * halo).clamp(1, ny), nx)
+    } else {
+        let side = (max_pixels as f64).sqrt() as usize;
+        let rows = side.saturating_sub(2 * halo).clamp(1, ny);
+        let cols = (max_pixels / (rows + 2 * halo)).saturating_sub(2 * halo).clamp(1, nx);
+        (rows, cols)
+    };
+    tiles_of(ny, nx, grow, rows, cols)
+}
+
+/// Tiles of `rows × cols` core pixels covering the frame (smaller at the far edges).
+fn tiles_of(ny: usize, nx: usize, grow: usize, rows: usize, cols: usize) -> Vec<TileRect> {
+    let mut tiles = Vec::new();
+    for y0 in (0..ny).step_by(rows) {
+        for x0 in (0..nx).step_by(cols) {
+            tiles.push(TileRect::new(y0..(y0 + rows).min(ny), x0..(x0 + cols).min(nx), ny, nx, grow));
+        }
+    }
+    tiles
 }
 
 fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
@@ -213,8 +234,10 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         };
     let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
     let fixed = prep.resident_bytes() + BASELINE_BYTES;
-    let plan = stream::plan_tiles(ny, nx, 1 + grow, per_pixel, fixed, s.max_memory);
-    let band_rows = if plan.cols < nx { 1 } else { plan.rows.max(1) };
+    let tiles = match s.tile {
+        Some((r, c)) => tiles_of(ny, nx, grow, r.min(ny), c.min(nx)),
+        None => plan_tiles(ny, nx, grow, per_pixel, fixed, s.max_memory),
+    };
 
     // Products.
     std::fs::create_dir_all(&s.output_dir).with_context(|| {
@@ -288,19 +311,15 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         None
     };
 
-    let bands: Vec<BandRows> = (0..ny)
-        .step_by(band_rows)
-        .map(|y0| BandRows::new(y0, (y0 + band_rows).min(ny), ny, grow))
-        .collect();
     let progress = if s.progress
         && !s.quiet
         && std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && bands.len() > 1
+        && tiles.len() > 1
     {
-        let pb = indicatif::ProgressBar::new(bands.len() as u64);
+        let pb = indicatif::ProgressBar::new(tiles.len() as u64);
         pb.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} detector1 [{bar:40}] {pos}/{len} bands {elapsed_precise} eta {eta}",
+                "{spinner} detector1 [{bar:40}] {pos}/{len} tiles {elapsed_precise} eta {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
@@ -342,15 +361,15 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             loop {
                 primary_total = 0;
                 let mut all_planes = vec![true; nints * ngroups];
-                for band in &bands {
-                    let (products, primary, plane_all) = exact::process_band(
+                for tile in &tiles {
+                    let (products, primary, plane_all) = exact::process_tile(
                         &raw,
                         &prep,
                         &params,
                         &pass_a,
                         jump_setup.as_ref(),
                         &fit,
-                        *band,
+                        *tile,
                         planes.as_deref(),
                         s.save_calibrated_ramp,
                         &mut bufs,
@@ -391,6 +410,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         compute?;
         written
     })?;
+    debug_rss("after pass B");
     let (mut rate_w, mut ints_w, ramp_w) = writers;
     times.add("write (overlapped)", write_times);
     if let Some(pb) = progress {
@@ -428,13 +448,15 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     outputs.push(rate_w.finish()?);
     outputs.push(ints_w.finish()?);
     times.add("write", t0.elapsed());
+    debug_rss("after finish");
     Ok(Detector1Report {
         input: s.input.clone(),
         outputs,
         shape: [nints, ngroups, ny, nx],
         jump_mode: jump_setup.map(|j| j.mode),
-        band_rows,
-        bands: bands.len(),
+        tile_rows: tiles.first().map_or(0, |t| t.y1 - t.y0),
+        tile_cols: tiles.first().map_or(0, |t| t.x1 - t.x0),
+        tiles: tiles.len(),
         times,
         wall_seconds: start.elapsed().as_secs_f64(),
     })
@@ -443,7 +465,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
 fn debug_rss(what: &str) {
     if std::env::var_os("SLOPER_DEBUG_RSS").is_some() {
         let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let l: Vec<&str> = st.lines().filter(|l| l.starts_with("Rss")).collect();
+        let l: Vec<&str> = st.lines().filter(|l| l.starts_with("Rss") || l.starts_with("VmHWM")).collect();
         eprintln!("{what}: {}", l.join(" "));
     }
 }

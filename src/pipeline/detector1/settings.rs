@@ -31,6 +31,10 @@ pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
         name: "quiet",
         takes_value: false,
     },
+    crate::config::strun_args::ExtraOption {
+        name: "tile",
+        takes_value: true,
+    },
 ];
 
 /// Ramp-fitting options.
@@ -67,6 +71,9 @@ pub struct Detector1Settings {
     pub threads: Option<usize>,
     pub progress: bool,
     pub quiet: bool,
+    /// Force the tile size (core rows × columns) instead of deriving it from the budget
+    /// (`--tile 4x64`; for tests and benchmarks).
+    pub tile: Option<(usize, usize)>,
 }
 
 fn bool_param(cfg: &RunConfig, step: &str, name: &str) -> bool {
@@ -354,6 +361,15 @@ impl Detector1Settings {
             threads,
             progress: cfg.extra("no-progress").is_none(),
             quiet: cfg.extra("quiet").is_some(),
+            tile: match cfg.extra("tile") {
+                None => None,
+                Some(t) => Some(
+                    t.split_once(['x', 'X'])
+                        .and_then(|(r, c)| Some((r.trim().parse::<usize>().ok()?, c.trim().parse::<usize>().ok()?)))
+                        .filter(|&(r, c)| r > 0 && c > 0)
+                        .ok_or(format!("--tile: {t:?} is not ROWSxCOLS (e.g. 4x64)"))?,
+                ),
+            },
         })
     }
 }

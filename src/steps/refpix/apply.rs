@@ -28,11 +28,25 @@ impl RefpixPlan {
     ///
     /// Panics if `rows` is not a whole number of rows inside the frame (a driver bug).
     pub fn apply_band(&self, correction: &GroupCorrection, y0: usize, rows: &mut [f32]) {
+        let ncols = self.embedding().ncols;
+        self.apply_rect(correction, y0, 0, ncols, rows);
+    }
+
+    /// Correct the rectangle of `rows.len() / width` rows starting at row `y0` and of `width`
+    /// columns starting at column `x0` (row-major, `width` values per row), in place. The
+    /// arithmetic per pixel is exactly [`Self::apply_band`]'s, so a driver that cuts the frame
+    /// into tiles gets the same values.
+    ///
+    /// Panics if the rectangle does not fit inside the frame (a driver bug).
+    pub fn apply_rect(&self, correction: &GroupCorrection, y0: usize, x0: usize, width: usize, rows: &mut [f32]) {
         let emb = self.embedding();
         let ncols = emb.ncols;
         assert!(
-            rows.chunks_exact(ncols).remainder().is_empty() && y0 + rows.len() / ncols <= emb.nrows,
-            "refpix band of {} values at row {y0} does not fit a {}×{ncols} frame",
+            width > 0
+                && x0 + width <= ncols
+                && rows.chunks_exact(width).remainder().is_empty()
+                && y0 + rows.len() / width <= emb.nrows,
+            "refpix rectangle of {} values ({width} wide) at row {y0}, column {x0} does not fit a {}×{ncols} frame",
             rows.len(),
             emb.nrows
         );
@@ -54,8 +68,8 @@ impl RefpixPlan {
 
         if emb.orientation.transposed() {
             // Amplifiers are bands of DMS rows; the side signal varies along the row.
-            let side: Vec<f64> = (0..ncols).map(side_at).collect();
-            for (k, row) in rows.chunks_exact_mut(ncols).enumerate() {
+            let side: Vec<f64> = (x0..x0 + width).map(side_at).collect();
+            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
                 let offset = offset_at(self.amp_axis()[y0 + k]);
                 for (v, &s) in row.iter_mut().zip(&side) {
                     *v = finish(*v, corrected(*v, offset, s, precision));
@@ -63,8 +77,8 @@ impl RefpixPlan {
             }
         } else {
             // Amplifiers are bands of DMS columns; the side signal is one value per row.
-            let offsets: Vec<f64> = self.amp_axis().iter().map(|&c| offset_at(c)).collect();
-            for (k, row) in rows.chunks_exact_mut(ncols).enumerate() {
+            let offsets: Vec<f64> = self.amp_axis()[x0..x0 + width].iter().map(|&c| offset_at(c)).collect();
+            for (k, row) in rows.chunks_exact_mut(width).enumerate() {
                 let s = side_at(y0 + k);
                 for (v, &offset) in row.iter_mut().zip(&offsets) {
                     *v = finish(*v, corrected(*v, offset, s, precision));
