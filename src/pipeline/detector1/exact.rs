@@ -165,6 +165,10 @@ fn fully_dnu_counts(
                 let mut proven = false;
                 'rows: for y in 0..ny {
                     raw.read_band_f32(i, g, y, y + 1, &mut row)?;
+                    // Reads here are sparse (one row per frame, usually): drop the pages the
+                    // kernel mapped around them (fault-around and readahead) at once.
+                    let m = (512 << 10) / (2 * nx) + 1;
+                    raw.release_band(i, g, y.saturating_sub(m), (y + m).min(ny));
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(&mut row, f);
                     }
@@ -298,7 +302,13 @@ pub struct TileRect {
 }
 
 impl TileRect {
-    pub fn new(rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, ny: usize, nx: usize, grow: usize) -> TileRect {
+    pub fn new(
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+        ny: usize,
+        nx: usize,
+        grow: usize,
+    ) -> TileRect {
         let (j0, j1) = (rows.start.saturating_sub(1), (rows.end + 1).min(ny));
         let (jx0, jx1) = (cols.start.saturating_sub(1), (cols.end + 1).min(nx));
         TileRect {
@@ -346,7 +356,13 @@ fn sized<T: Copy>(v: &mut Vec<T>, n: usize, fill: T, zero: bool) -> &mut [T] {
 }
 
 /// The rectangle `rows × cols` of a row-major frame `full` (width `nx`, `per` values per pixel).
-fn rect<T: Copy>(full: &[T], nx: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, per: usize) -> Vec<T> {
+fn rect<T: Copy>(
+    full: &[T],
+    nx: usize,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    per: usize,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(rows.len() * cols.len() * per);
     for y in rows {
         out.extend_from_slice(&full[(y * nx + cols.start) * per..(y * nx + cols.end) * per]);
@@ -385,11 +401,21 @@ pub fn process_tile(
         (
             rect(&s.threshold, nx, rr.clone(), rc.clone(), 1),
             rect(&s.nosat, nx, rr.clone(), rc.clone(), 1),
-            s.bias.as_ref().map(|b| rect(b, nx, rr.clone(), rc.clone(), 1)),
+            s.bias
+                .as_ref()
+                .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1)),
         )
     });
-    let bias = prep.superbias.as_ref().map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
-    let coeffs = prep.linearity.as_ref().map(|l| (rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff), l.ncoeff));
+    let bias = prep
+        .superbias
+        .as_ref()
+        .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
+    let coeffs = prep.linearity.as_ref().map(|l| {
+        (
+            rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff),
+            l.ncoeff,
+        )
+    });
     let dark_rows: Option<Vec<Vec<f64>>> = match &prep.dark {
         Some(d) => Some(
             (0..ngroups)
@@ -433,17 +459,40 @@ pub fn process_tile(
                     // Keep mapped pages out of the resident set: release the rows after each
                     // tile (a later column tile faults them back in from the page cache). The
                     // kernel's fault-around maps up to 64 KiB around each fault, including rows
-                    // already released, so a margin before the tile is released too.
-                    raw.release_band(i, g, t.r0.saturating_sub(release_margin), t.r1);
+                    // already released or not yet needed, so a margin either side is released.
+                    raw.release_band(
+                        i,
+                        g,
+                        t.r0.saturating_sub(release_margin),
+                        (t.r1 + release_margin).min(raw.ny()),
+                    );
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(plane, f);
                     }
                     dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &mask);
                 }
-                if let (Some((thr, nosat, sbias)), Some(sp), Some(s)) = (&sat, &params.saturation, &prep.saturation) {
-                    let thr = Thresholds { threshold: thr, nosat, bias: sbias.as_deref() };
-                    let tile = Tile { rows: rrows, cols: rw, ngroups };
-                    saturation::flag_integration(tile, v, q, &thr, sp, s.read_pattern.as_ref(), &mut SaturationScratch::default());
+                if let (Some((thr, nosat, sbias)), Some(sp), Some(s)) =
+                    (&sat, &params.saturation, &prep.saturation)
+                {
+                    let thr = Thresholds {
+                        threshold: thr,
+                        nosat,
+                        bias: sbias.as_deref(),
+                    };
+                    let tile = Tile {
+                        rows: rrows,
+                        cols: rw,
+                        ngroups,
+                    };
+                    saturation::flag_integration(
+                        tile,
+                        v,
+                        q,
+                        &thr,
+                        sp,
+                        s.read_pattern.as_ref(),
+                        &mut SaturationScratch::default(),
+                    );
                 }
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
@@ -512,7 +561,11 @@ pub fn process_tile(
             let jrn = rect(&prep.jump_readnoise, nx, jr.clone(), jc.clone(), 1);
             jump::setup::flag_bad_gain(&mut pixeldq, &jgain);
             let marks = sized(&mut bufs.marks, jnp * gpp, 0, true);
-            let geo = BandGeometry { nx: jw, rows: jrows, interior: core_rows.clone() };
+            let geo = BandGeometry {
+                nx: jw,
+                rows: jrows,
+                interior: core_rows.clone(),
+            };
             if setup.detects() {
                 pv.par_chunks(gpp * jw)
                     .zip(pq.par_chunks_mut(gpp * jw))
@@ -532,7 +585,12 @@ pub fn process_tile(
                     let span = (row * jw + core_cols.start) * gpp..(row * jw + core_cols.end) * gpp;
                     primary += jump::after_jump::count_jumps(&pq[span.clone()]);
                     if matches!(setup.mode, JumpMode::SigmaClip { .. }) {
-                        jump::setup::accumulate_all_have(&pq[span], gpp, jump::band::PLANE_CLEAR_MASK, &mut plane_all);
+                        jump::setup::accumulate_all_have(
+                            &pq[span],
+                            gpp,
+                            jump::band::PLANE_CLEAR_MASK,
+                            &mut plane_all,
+                        );
                     }
                 }
                 // The rest of jump's band pass (stcal order): neighbours, after-jump flags.
@@ -546,7 +604,9 @@ pub fn process_tile(
                 }
             }
             let interior = geo.interior_pixels();
-            jump::after_jump::clear_jump_on_unusable(&mut pq[interior.start * gpp..interior.end * gpp]);
+            jump::after_jump::clear_jump_on_unusable(
+                &mut pq[interior.start * gpp..interior.end * gpp],
+            );
         }
     }
     times.add("jump", t0.elapsed());
@@ -573,7 +633,12 @@ pub fn process_tile(
                 for x in 0..cols {
                     let p = r * cols + x;
                     let jp = (core_rows.start + r) * jw + core_cols.start + x;
-                    let consts = PixelConsts { gain: gain[p], readnoise: rn[p], dark_current: dc[p], pixel_dq: core_dq[p] };
+                    let consts = PixelConsts {
+                        gain: gain[p],
+                        readnoise: rn[p],
+                        dark_current: dc[p],
+                        pixel_dq: core_dq[p],
+                    };
                     crate::steps::ramp_fit::fit_pixel(
                         fit,
                         &consts,
@@ -604,7 +669,16 @@ pub fn process_tile(
         None
     };
     Ok((
-        BandProducts { y0: t.y0, x0: t.x0, rows, cols, rate, ints: ints_pm, ramp, pixeldq: core_dq },
+        BandProducts {
+            y0: t.y0,
+            x0: t.x0,
+            rows,
+            cols,
+            rate,
+            ints: ints_pm,
+            ramp,
+            pixeldq: core_dq,
+        },
         primary,
         plane_all,
     ))

@@ -110,23 +110,35 @@ fn write_band(
     let (rows, cols) = (products.rows, products.cols);
     let ncore = rows * cols;
     let (y0, x0) = (products.y0, products.x0);
-    write_rate_like(&products.rate, rows, cols, gain_factor, |b| rate_w.write_rect(y0, x0, b))?;
+    write_rate_like(&products.rate, rows, cols, gain_factor, |b| {
+        rate_w.write_rect(y0, x0, b)
+    })?;
     let mut plane = vec![FitValues::default(); ncore];
     for i in 0..nints {
         for (p, v) in plane.iter_mut().enumerate() {
             *v = products.ints[p * nints + i];
         }
-        write_rate_like(&plane, rows, cols, gain_factor, |b| ints_w.write_rect(i, y0, x0, b))?;
+        write_rate_like(&plane, rows, cols, gain_factor, |b| {
+            ints_w.write_rect(i, y0, x0, b)
+        })?;
     }
     if let (Some(w), Some((rv, rq))) = (ramp_w, &products.ramp) {
         let view2 = |v| ArrayView2::from_shape((rows, cols), v).expect("tile shape");
         for k in 0..nints * ngroups {
-            let sci = ArrayView2::from_shape((rows, cols), &rv[k * ncore..(k + 1) * ncore]).expect("tile shape");
-            let q = ArrayView2::from_shape((rows, cols), &rq[k * ncore..(k + 1) * ncore]).expect("tile shape");
+            let sci = ArrayView2::from_shape((rows, cols), &rv[k * ncore..(k + 1) * ncore])
+                .expect("tile shape");
+            let q = ArrayView2::from_shape((rows, cols), &rq[k * ncore..(k + 1) * ncore])
+                .expect("tile shape");
             w.write_group_rect(k / ngroups, k % ngroups, y0, x0, sci, q)?;
         }
-        w.write_pixeldq_rect(y0, x0, ArrayView2::from_shape((rows, cols), products.pixeldq.as_slice()).expect("tile shape"))?;
-        let dc: Vec<f32> = (y0..y0 + rows).flat_map(|y| avdrkcur[y * nx + x0..y * nx + x0 + cols].iter().copied()).collect();
+        w.write_pixeldq_rect(
+            y0,
+            x0,
+            ArrayView2::from_shape((rows, cols), products.pixeldq.as_slice()).expect("tile shape"),
+        )?;
+        let dc: Vec<f32> = (y0..y0 + rows)
+            .flat_map(|y| avdrkcur[y * nx + x0..y * nx + x0 + cols].iter().copied())
+            .collect();
         w.write_avdrkcur_rect(y0, x0, view2(dc.as_slice()))?;
     }
     Ok(())
@@ -135,19 +147,31 @@ fn write_band(
 /// Cut the frame into tiles whose working set fits the budget: whole-row bands while they can
 /// hold at least `MIN_BAND_ROWS` rows (contiguous reads and writes), else near-square tiles,
 /// which keep the halo overhead small when a pixel's reads are many (large NINTS).
-fn plan_tiles(ny: usize, nx: usize, grow: usize, per_pixel: u64, fixed: u64, budget: stream::MemoryBudget) -> Vec<TileRect> {
+fn plan_tiles(
+    ny: usize,
+    nx: usize,
+    grow: usize,
+    per_pixel: u64,
+    fixed: u64,
+    budget: stream::MemoryBudget,
+) -> Vec<TileRect> {
     const MIN_BAND_ROWS: usize = 8;
     let halo = 1 + grow;
-    let avail = budget.bytes().saturating_sub(fixed).max(1);
+    // Three quarters of what is left: the rest absorbs mapped-file pages the kernel maps
+    // around our reads (fault-around) before they are released, and allocator slack.
+    let avail = (budget.bytes().saturating_sub(fixed) / 4 * 3).max(1);
     let max_pixels = ((avail / per_pixel.max(1)) as usize).max(1);
-    let (rows, cols) = if max_pixels / nx >= MIN_BAND_ROWS + 2 * halo || max_pixels / nx >= ny + 2 * halo {
-        ((max_pixels / nx).saturating_sub(2 * halo).clamp(1, ny), nx)
-    } else {
-        let side = (max_pixels as f64).sqrt() as usize;
-        let rows = side.saturating_sub(2 * halo).clamp(1, ny);
-        let cols = (max_pixels / (rows + 2 * halo)).saturating_sub(2 * halo).clamp(1, nx);
-        (rows, cols)
-    };
+    let (rows, cols) =
+        if max_pixels / nx >= MIN_BAND_ROWS + 2 * halo || max_pixels / nx >= ny + 2 * halo {
+            ((max_pixels / nx).saturating_sub(2 * halo).clamp(1, ny), nx)
+        } else {
+            let side = (max_pixels as f64).sqrt() as usize;
+            let rows = side.saturating_sub(2 * halo).clamp(1, ny);
+            let cols = (max_pixels / (rows + 2 * halo))
+                .saturating_sub(2 * halo)
+                .clamp(1, nx);
+            (rows, cols)
+        };
     tiles_of(ny, nx, grow, rows, cols)
 }
 
@@ -156,7 +180,13 @@ fn tiles_of(ny: usize, nx: usize, grow: usize, rows: usize, cols: usize) -> Vec<
     let mut tiles = Vec::new();
     for y0 in (0..ny).step_by(rows) {
         for x0 in (0..nx).step_by(cols) {
-            tiles.push(TileRect::new(y0..(y0 + rows).min(ny), x0..(x0 + cols).min(nx), ny, nx, grow));
+            tiles.push(TileRect::new(
+                y0..(y0 + rows).min(ny),
+                x0..(x0 + cols).min(nx),
+                ny,
+                nx,
+                grow,
+            ));
         }
     }
     tiles
@@ -462,10 +492,13 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     })
 }
 
-fn debug_rss(what: &str) {
+pub(crate) fn debug_rss(what: &str) {
     if std::env::var_os("SLOPER_DEBUG_RSS").is_some() {
         let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let l: Vec<&str> = st.lines().filter(|l| l.starts_with("Rss") || l.starts_with("VmHWM")).collect();
+        let l: Vec<&str> = st
+            .lines()
+            .filter(|l| l.starts_with("Rss") || l.starts_with("VmHWM"))
+            .collect();
         eprintln!("{what}: {}", l.join(" "));
     }
 }

@@ -365,7 +365,12 @@ impl Detector1Settings {
                 None => None,
                 Some(t) => Some(
                     t.split_once(['x', 'X'])
-                        .and_then(|(r, c)| Some((r.trim().parse::<usize>().ok()?, c.trim().parse::<usize>().ok()?)))
+                        .and_then(|(r, c)| {
+                            Some((
+                                r.trim().parse::<usize>().ok()?,
+                                c.trim().parse::<usize>().ok()?,
+                            ))
+                        })
                         .filter(|&(r, c)| r > 0 && c > 0)
                         .ok_or(format!("--tile: {t:?} is not ROWSxCOLS (e.g. 4x64)"))?,
                 ),
