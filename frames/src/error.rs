@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FramesError {
-    /// Operating-system error while opening, mapping, reading or writing `path`.
-    #[error("{path}: {source}")]
+    /// Operating-system error while opening, mapping, reading or writing `path`. The OS error
+    /// is part of the message and deliberately not a `source`, so `{:#}` chains print it once.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// cfitsio refused the file (not FITS, header cut mid-card, ...).
     #[error("{path}: FITS error: {message}")]
@@ -23,13 +23,22 @@ pub enum FramesError {
 
 impl FramesError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        FramesError::Io { path: path.into(), source }
+        FramesError::Io {
+            path: path.into(),
+            error: source,
+        }
     }
     pub fn fits(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
-        FramesError::Fits { path: path.into(), message: err.to_string() }
+        FramesError::Fits {
+            path: path.into(),
+            message: err.to_string(),
+        }
     }
     pub fn invalid(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        FramesError::Invalid { path: path.into(), problem: problem.into() }
+        FramesError::Invalid {
+            path: path.into(),
+            problem: problem.into(),
+        }
     }
     /// The file this error is about.
     pub fn path(&self) -> &std::path::Path {

@@ -1,9 +1,10 @@
 //! `sloper detector1 X_uncal.fits [strun parameters]`: the official command-line syntax.
 
-use crate::config::{parse_strun_args, DETECTOR1};
+use crate::config::strun_args::parse_run_args;
+use crate::config::DETECTOR1;
 use crate::pipeline::detector1::{self, settings::EXTRA_OPTIONS, Detector1Settings};
 
-/// Arguments are parsed by [`parse_strun_args`], not clap: the official syntax is
+/// Arguments are parsed by [`parse_run_args`], not clap: the official syntax is
 /// `--steps.<step>.<param>=VALUE`, which a fixed clap schema cannot express.
 #[derive(Debug, Clone, clap::Args)]
 #[command(disable_help_flag = true)]
@@ -54,9 +55,10 @@ pub fn run(a: &Detector1Args) -> anyhow::Result<()> {
         print!("{}", help());
         return Ok(());
     }
-    let cfg =
-        parse_strun_args(DETECTOR1, &a.args, EXTRA_OPTIONS).map_err(|e| anyhow::anyhow!(e))?;
-    let settings = Detector1Settings::from_config(&cfg).map_err(|e| anyhow::anyhow!(e))?;
+    // Usage errors keep strun's exit status 2; logging and --save-parameters start as in strun.
+    let cfg = parse_run_args(DETECTOR1, &a.args, EXTRA_OPTIONS)?;
+    let settings = Detector1Settings::from_config(&cfg).map_err(anyhow::Error::msg)?;
+    cfg.start_session().map_err(anyhow::Error::msg)?;
     let report = detector1::run(&settings)?;
     if !settings.quiet {
         for p in &report.outputs {

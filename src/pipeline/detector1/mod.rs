@@ -194,6 +194,8 @@ fn tiles_of(ny: usize, nx: usize, grow: usize, rows: usize, cols: usize) -> Vec<
 
 fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let start = Instant::now();
+    let input_name = s.input.display().to_string();
+    log::info!(target: "stpipe.pipeline", "Step Detector1Pipeline running with args ({input_name:?},).");
     let mut times = StageTimes::default();
     let raw = RawExposure::open(&s.input)?;
     let meta = raw.meta().clone();
@@ -207,6 +209,14 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let t0 = Instant::now();
     let prep = Prepared::load(s, &meta)?;
     times.add("references", t0.elapsed());
+    for (key, name) in &prep.ref_files {
+        if name != "N/A" {
+            log::info!(target: "jwst.detector1", "Using {key} reference file {name}");
+        }
+    }
+    for (key, status) in &prep.cal_steps {
+        log::info!(target: "jwst.detector1", "{key} = {status}");
+    }
 
     let ramp = ExposureParams {
         nints,
@@ -321,10 +331,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         }
         .into(),
     ));
-    use crate::pipeline::naming::product_path;
-    let rate_path = product_path(&s.output_dir, &s.input, "rate");
-    let rateints_path = product_path(&s.output_dir, &s.input, "rateints");
-    let ramp_path = product_path(&s.output_dir, &s.input, "ramp");
+    let rate_path = s.products.rate.clone();
+    let rateints_path = s.products.rateints.clone();
+    let ramp_path = s.products.ramp.clone();
     let mut rate_w = RateWriter::create(&rate_path, &final_header, ny, nx)?;
     let mut ints_w = RateintsWriter::create(&rateints_path, &final_header, nints, ny, nx)?;
     let mut ramp_w = if s.save_calibrated_ramp {
@@ -479,6 +488,13 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     outputs.push(ints_w.finish()?);
     times.add("write", t0.elapsed());
     debug_rss("after finish");
+    for (stage, d) in times.entries() {
+        crate::logging::step_done(stage, d.as_secs_f64());
+    }
+    for p in &outputs {
+        log::info!(target: "stpipe.step", "Saved model in {}", p.display());
+    }
+    log::info!(target: "stpipe.pipeline", "Step Detector1Pipeline done");
     Ok(Detector1Report {
         input: s.input.clone(),
         outputs,

@@ -2,7 +2,7 @@
 //! which reference files and parameters. Everything the official pipeline would refuse, or that
 //! sloper does not implement, is refused here with a message that names the option.
 
-use crate::config::{RunConfig, Value};
+use crate::config::RunConfig;
 use crate::steps::jump::JumpParams;
 use crate::steps::refpix::{RefpixAlgorithm, RefpixParams};
 use crate::steps::saturation::SaturationParams;
@@ -37,6 +37,14 @@ pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
     },
 ];
 
+/// Where the products go (official naming rules, `--output_dir`, `--output_file`).
+#[derive(Debug, Clone)]
+pub struct ProductPaths {
+    pub rate: PathBuf,
+    pub rateints: PathBuf,
+    pub ramp: PathBuf,
+}
+
 /// Ramp-fitting options.
 #[derive(Debug, Clone)]
 pub struct RampFitSettings {
@@ -50,6 +58,7 @@ pub struct RampFitSettings {
 pub struct Detector1Settings {
     pub input: PathBuf,
     pub output_dir: PathBuf,
+    pub products: ProductPaths,
     pub save_calibrated_ramp: bool,
     pub group_scale: bool,
     pub mask: Option<PathBuf>,
@@ -309,13 +318,28 @@ impl Detector1Settings {
             None
         };
 
-        let output_dir = match cfg.pipeline_param("output_dir") {
-            Value::Str(s) => PathBuf::from(s),
-            _ => PathBuf::from("."),
-        };
-        if !cfg.pipeline_param("output_file").is_none() {
-            return Err("--output_file is not supported yet: use --output_dir".into());
+        // Per-step intermediate products make no sense in a fused single pass: refuse them
+        // rather than silently ignoring them.
+        for st in cfg.spec.steps {
+            let save = cfg
+                .step_param(st.alias, "save_results")
+                .as_bool()
+                .unwrap_or(false);
+            let file = cfg.step_param(st.alias, "output_file");
+            if (save || !file.is_none()) && st.alias != "ramp_fit" && st.alias != "gain_scale" {
+                return Err(format!(
+                    "--steps.{}.save_results/output_file: sloper fuses the detector1 steps into one pass and does not write per-step products (use --save_calibrated_ramp=true for the ramp after jump)",
+                    st.alias
+                ));
+            }
         }
+        let naming = crate::pipeline::naming::OutputNaming::from_config(cfg);
+        let products = ProductPaths {
+            rate: naming.product("rate"),
+            rateints: naming.product("rateints"),
+            ramp: naming.product("ramp"),
+        };
+        let output_dir = naming.output_dir.clone();
         let max_memory = match cfg.extra("max-memory") {
             Some(s) => s
                 .parse::<MemoryBudget>()
@@ -334,6 +358,7 @@ impl Detector1Settings {
         Ok(Detector1Settings {
             input: cfg.input.clone(),
             output_dir,
+            products,
             save_calibrated_ramp: cfg
                 .pipeline_param("save_calibrated_ramp")
                 .as_bool()
