@@ -172,9 +172,9 @@ fn fully_dnu_counts(
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(&mut row, f);
                     }
-                    for x in 0..nx {
+                    for (x, &v) in row.iter().enumerate() {
                         let k = y * nx + x;
-                        if prep.mask[k] & dq::DO_NOT_USE != 0 || (sat.is_some() && row[x] <= 0.0) {
+                        if prep.mask[k] & dq::DO_NOT_USE != 0 || (sat.is_some() && v <= 0.0) {
                             continue;
                         }
                         if !diluting || far_from_saturation(raw, prep, i, g, y, x, 2 * grow)? {

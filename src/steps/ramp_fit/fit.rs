@@ -162,8 +162,8 @@ impl WeightTable {
         let top = ngroups.min(MAX_TABLE_LEN);
         let mut offsets = vec![0; top + 1];
         let mut values = Vec::new();
-        for len in 3..=top {
-            offsets[len] = values.len();
+        for (len, offset) in offsets.iter_mut().enumerate().skip(3) {
+            *offset = values.len();
             for &p in &POWERS {
                 values.extend((0..len).map(|j| weight_factor(len, j, p)));
             }
