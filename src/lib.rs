@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod consumers;
+pub mod interrupt;
 pub mod pipeline;
 pub mod quicklook;
 pub mod simulate;

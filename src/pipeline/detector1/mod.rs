@@ -401,6 +401,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                 primary_total = 0;
                 let mut all_planes = vec![true; nints * ngroups];
                 for tile in &tiles {
+                    if crate::interrupt::interrupted() {
+                        anyhow::bail!("{}: interrupted; no product was written", s.input.display());
+                    }
                     let (products, primary, plane_all) = exact::process_tile(
                         &raw,
                         &prep,
