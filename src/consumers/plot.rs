@@ -150,6 +150,7 @@ fn ticks(lo: f64, hi: f64) -> (Vec<f64>, f64) {
 }
 
 fn label(v: f64, step: f64) -> String {
+    let v = if v.abs() < step * 1e-6 { 0.0 } else { v };
     let decimals = if step >= 1.0 {
         0
     } else {
@@ -175,11 +176,23 @@ pub fn light_curve(table: &Table, kind: &str, title: &str, path: &Path) -> anyho
         .and_then(|c| c.values.iter().copied().find(|v| v.is_finite()))
         .unwrap_or(f64::NAN);
     let (xs, xlabel): (Vec<f64>, &str) = if t0.is_finite() {
-        (
-            mjd.map(|c| c.values.iter().map(|v| (v - t0) * 24.0).collect())
-                .unwrap_or_default(),
-            "TIME SINCE FIRST INTEGRATION (HOURS)",
-        )
+        let days: Vec<f64> = mjd
+            .map(|c| c.values.iter().map(|v| v - t0).collect())
+            .unwrap_or_default();
+        let span_h = days
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max)
+            * 24.0;
+        let (k, what) = if span_h < 0.05 {
+            (86400.0, "TIME SINCE FIRST INTEGRATION (S)")
+        } else if span_h < 2.0 {
+            (1440.0, "TIME SINCE FIRST INTEGRATION (MIN)")
+        } else {
+            (24.0, "TIME SINCE FIRST INTEGRATION (HOURS)")
+        };
+        (days.iter().map(|d| d * k).collect(), what)
     } else {
         ((0..n).map(|i| i as f64).collect(), "INTEGRATION")
     };

@@ -107,6 +107,7 @@ impl PhotometrySetup {
         if info.bunit_err.is_none() {
             return Err("tso_photometry: BUNIT for the error array is missing".into());
         }
+        let m = &info.meta;
         let units = match bunit.as_str() {
             "MJy/sr" => {
                 let sr = info.pixar_sr.ok_or(
@@ -124,7 +125,6 @@ impl PhotometrySetup {
             }
             other => Units::AsIs(other.to_string()),
         };
-        let m = &info.meta;
         let s = |v: Option<&str>| v.map_or("null".to_string(), yaml_str);
         let meta = vec![
             ("instrument".into(), s(Some(&m.instrument))),
@@ -135,12 +135,17 @@ impl PhotometrySetup {
             ("pupil".into(), s(m.pupil.as_deref())),
             ("target_name".into(), s(info.target_name.as_deref())),
         ];
-        let sky = match (info.siaf, info.pixar_a2) {
-            (Some(siaf), Some(a2)) => Some(SkyModel {
+        // Pixel scale: √PIXAR_A2 (set by photom), else the detector's nominal scale.
+        let scale = info
+            .pixar_a2
+            .map(f64::sqrt)
+            .or_else(|| super::wcs::nominal_scale(&m.instrument, &m.detector));
+        let sky = match (info.siaf, scale) {
+            (Some(siaf), Some(scale)) => Some(SkyModel {
                 siaf,
                 x_ref: xref - 1.0,
                 y_ref: yref - 1.0,
-                scale: a2.sqrt(),
+                scale,
             }),
             _ => None,
         };

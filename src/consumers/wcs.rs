@@ -3,7 +3,7 @@
 //! The official step evaluates the gwcs that assign_wcs builds from the DISTORTION reference.
 //! sloper does not run assign_wcs; it uses the linear (distortion-free) model of the SIAF
 //! reference keywords instead: science pixel -> ideal offset from (XREF_SCI, YREF_SCI) at the
-//! nominal scale √PIXAR_A2 -> V2/V3 (`V3I_YANG`, `VPARITY`, `V2_REF`, `V3_REF`) -> sky with
+//! nominal scale √PIXAR_A2 (or the detector's nominal scale) -> V2/V3 (`V3I_YANG`, `VPARITY`, `V2_REF`, `V3_REF`) -> sky with
 //! jwst's `v23tosky` rotation (`V2_REF, −V3_REF, ROLL_REF, DEC_REF, −RA_REF` about z, y, x, y, z;
 //! no velocity-aberration scale). This equals the official transform when the distortion is
 //! linear (as in the oracle's synthetic DISTORTION reference); on real data it differs by the
@@ -20,6 +20,20 @@ pub struct SkyModel {
     pub y_ref: f64,
     /// arcsec per pixel.
     pub scale: f64,
+}
+
+/// Nominal pixel scale (arcsec) of a detector, used when the product has no PIXAR_A2 (data not
+/// through photom): NIRCam long / short wavelength, NIRISS, MIRI imager, NIRSpec.
+pub fn nominal_scale(instrument: &str, detector: &str) -> Option<f64> {
+    let d = detector.to_ascii_uppercase();
+    match instrument.to_ascii_uppercase().as_str() {
+        "NIRCAM" if d.ends_with("LONG") => Some(0.0629),
+        "NIRCAM" => Some(0.0311),
+        "NIRISS" => Some(0.0656),
+        "MIRI" => Some(0.11),
+        "NIRSPEC" => Some(0.1),
+        _ => None,
+    }
 }
 
 fn rot(axis: u8, angle_deg: f64) -> [[f64; 3]; 3] {
