@@ -153,12 +153,19 @@ pub fn replay(settings: &Detector1Settings, o: &ReplayOptions) -> Result<ReplayR
     let meta = raw.meta().clone();
     let interval = o.speed.interval(meta.tgroup);
     let (tx, mut src) = stream::live_feed(geometry_of(&raw), o.feed_capacity);
+    // The producer starts when the engine is ready (set-up is not the frames' latency).
+    let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
     let producer = {
         let raw = raw.clone();
         let limit = o.stop_after;
         std::thread::Builder::new()
             .name("replay-producer".into())
-            .spawn(move || replay_frames(&raw, tx, interval, limit))
+            .spawn(move || {
+                if start_rx.recv().is_err() {
+                    return Ok(0); // the engine failed to start
+                }
+                replay_frames(&raw, tx, interval, limit)
+            })
             .context("could not start the replay producer")?
     };
     let mut ql = match &o.quicklook {
@@ -186,7 +193,11 @@ pub fn replay(settings: &Detector1Settings, o: &ReplayOptions) -> Result<ReplayR
         deadline: interval,
         ..OnlineOptions::default()
     };
-    let result = online::run_stream(settings, &meta, &mut src, &mut sink, options);
+    let result = online::run_stream_when_ready(settings, &meta, &mut src, &mut sink, options, {
+        move || {
+            let _ = start_tx.send(());
+        }
+    });
     drop(src); // a producer still sending sees the consumer gone
     let sent = producer.join();
     let online = result?;

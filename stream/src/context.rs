@@ -139,9 +139,9 @@ impl<P: FrameProcessor> Context<P> {
         self.processor
     }
 
-    /// Drive the context from a source to the end: pull a frame only when the context accepts
-    /// it, and give every output to `sink` before pulling more, so a slow sink slows the
-    /// source. A source error (e.g. a producer that stopped mid-integration) ends the run with
+    /// Drive the context from a source to the end: pull a frame, process it at once, and give
+    /// every output to `sink` before pulling the next frame, so a slow sink slows the source and
+    /// no frame waits in the queue longer than the processing of the one before it. A source error (e.g. a producer that stopped mid-integration) ends the run with
     /// that error; nothing is flushed, so the processor never finishes on partial input.
     pub fn run<S, F>(&mut self, source: &mut S, mut sink: F) -> Result<(), P::Error>
     where
@@ -166,14 +166,13 @@ impl<P: FrameProcessor> Context<P> {
                     }
                 }
             }
-            // Receive when the queue is full (back-pressure) or the input has ended.
-            if pending.is_some() || self.flushing || self.queued() >= self.capacity {
-                loop {
-                    match self.receive()? {
-                        Received::Ready(out) => sink(out)?,
-                        Received::NeedMoreData => break,
-                        Received::End => return Ok(()),
-                    }
+            // Process at once (latency): every queued frame is handled before the next one is
+            // pulled, so the source blocks while the sink is busy (back-pressure).
+            loop {
+                match self.receive()? {
+                    Received::Ready(out) => sink(out)?,
+                    Received::NeedMoreData => break,
+                    Received::End => return Ok(()),
                 }
             }
         }

@@ -25,6 +25,9 @@ use anyhow::Result;
 use frames::dq;
 use ndarray::ArrayViewMut2;
 
+/// Working memory for the float64 dark of a few rows.
+const DARK_ROWS_BYTES: usize = 256 << 10;
+
 /// `ever |= value >= threshold`, pixel by pixel (the forward pass's sticky test).
 fn mark_reached(ever: &mut [bool], values: &[f32], threshold: &[f32]) {
     for ((e, &v), &t) in ever.iter_mut().zip(values).zip(threshold) {
@@ -104,7 +107,7 @@ impl FrameCalibrator {
             work: vec![0f32; np],
             work_dq: vec![0; np],
             dark: if prep.dark.is_some() {
-                vec![0f64; np]
+                vec![0f64; nx * (DARK_ROWS_BYTES / (8 * nx.max(1))).clamp(1, ny.max(1))]
             } else {
                 Vec::new()
             },
@@ -113,6 +116,31 @@ impl FrameCalibrator {
             integration: 0,
             fully_dnu_groups: 0,
         }
+    }
+
+    /// Touch every buffer page and read the dark of every group once, so the first frames of
+    /// the stream do not pay for page faults (the set-up does).
+    pub fn warm_up(&mut self, prep: &Prepared) -> Result<()> {
+        for r in &mut self.raw {
+            r.fill(0.0);
+        }
+        self.window_vals.fill(0.0);
+        self.window_dq.fill(0);
+        self.work.fill(0.0);
+        self.work_dq.fill(0);
+        if let Some(d) = &prep.dark {
+            let rows = (self.dark.len() / self.nx).max(1);
+            for g in 0..self.ngroups {
+                for y0 in (0..self.ny).step_by(rows) {
+                    let r = rows.min(self.ny - y0);
+                    let view =
+                        ArrayViewMut2::from_shape((r, self.nx), &mut self.dark[..r * self.nx])
+                            .expect("dark buffer holds whole rows");
+                    d.fill_group_band(g, y0, view)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether saturation makes a group final only when the next one arrives.
@@ -311,11 +339,19 @@ impl FrameCalibrator {
             linearity::correct_plane(&mut self.work, &self.work_dq, &lin.coeffs, lin.ncoeff);
         }
         if let Some(d) = &prep.dark {
-            let view = ArrayViewMut2::from_shape((self.ny, self.nx), self.dark.as_mut_slice())
-                .expect("dark buffer has the frame's shape");
-            d.fill_group_band(group, 0, view)?;
-            for (x, &dv) in self.work.iter_mut().zip(&self.dark) {
-                *x = ((*x as f64) - dv) as f32;
+            // A few rows at a time: the float64 dark of the whole frame would cost 8 bytes per
+            // pixel of resident memory for nothing.
+            let rows = (self.dark.len() / self.nx).max(1);
+            for y0 in (0..self.ny).step_by(rows) {
+                let r = rows.min(self.ny - y0);
+                let buf = &mut self.dark[..r * self.nx];
+                let view = ArrayViewMut2::from_shape((r, self.nx), &mut *buf)
+                    .expect("dark buffer holds whole rows");
+                d.fill_group_band(group, y0, view)?;
+                let out = &mut self.work[y0 * self.nx..(y0 + r) * self.nx];
+                for (x, &dv) in out.iter_mut().zip(buf.iter()) {
+                    *x = ((*x as f64) - dv) as f32;
+                }
             }
         }
         emit(CalibratedGroup {

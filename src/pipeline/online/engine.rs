@@ -202,7 +202,17 @@ impl OnlineEngine {
         let rateints_path =
             crate::pipeline::naming::product_path(&s.output_dir, &input, "rateints");
         let ints_writer = RateintsWriter::create(&rateints_path, &header, nints, ny, nx)?;
-        let cal = FrameCalibrator::new(&prep, ngroups, s.saturation.as_ref().map(|x| x.1), refpix);
+        let mut cal =
+            FrameCalibrator::new(&prep, ngroups, s.saturation.as_ref().map(|x| x.1), refpix);
+        cal.warm_up(&prep)?;
+        // Zeroed allocations are mapped lazily: touch them now, not during the first frames.
+        let touched = |n: usize| {
+            let mut v = vec![0u8; n];
+            v.fill(0);
+            v
+        };
+        let mut vals = vec![0f32; npix * ngroups];
+        vals.fill(0.0);
         let metrics = EngineMetrics {
             times,
             ..EngineMetrics::default()
@@ -222,9 +232,9 @@ impl OnlineEngine {
             detector,
             refpix_done,
             cal,
-            vals: vec![0f32; npix * ngroups],
-            gdq: vec![0u8; npix * ngroups],
-            marks: vec![0u8; npix * ngroups],
+            vals,
+            gdq: touched(npix * ngroups),
+            marks: touched(npix * ngroups),
             pixeldq,
             acc,
             spill,
@@ -389,20 +399,22 @@ impl OnlineEngine {
         drop(block_records);
         // Provisional rateints plane: ERR from the read noise alone and VAR_POISSON 0 until
         // the exposure ends (the file keeps its temporary name until then).
-        let provisional: Vec<FitValues> = (0..npix)
-            .map(|p| FitValues {
-                sci: sci[p],
-                err: vr[p].sqrt(),
-                dq: dqv[p],
-                var_poisson: 0.0,
-                var_rnoise: vr[p],
-            })
-            .collect();
         let gain_factor = self.prep.gain_factor;
         if let Some(w) = self.ints_writer.as_mut() {
-            products::write_values(&provisional, ny, nx, gain_factor, |b| {
-                w.write_band(int, 0, b)
-            })?;
+            let rows = ((1 << 20) / (nx * 40).max(1)).clamp(1, ny);
+            let mut band = Vec::with_capacity(rows * nx);
+            for y0 in (0..ny).step_by(rows) {
+                let r = rows.min(ny - y0);
+                band.clear();
+                band.extend((y0 * nx..(y0 + r) * nx).map(|p| FitValues {
+                    sci: sci[p],
+                    err: vr[p].sqrt(),
+                    dq: dqv[p],
+                    var_poisson: 0.0,
+                    var_rnoise: vr[p],
+                }));
+                products::write_values(&band, r, nx, gain_factor, |b| w.write_band(int, y0, b))?;
+            }
         }
         if let Some(f) = gain_factor {
             let mut none: [f32; 0] = [];

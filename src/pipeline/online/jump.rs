@@ -45,7 +45,7 @@ use frames::dq;
 pub const MIN_CLIP_SAMPLES: u32 = 20;
 
 /// Default reservoir size (differences per pixel) for the iterative and single-pass modes.
-pub const DEFAULT_RESERVOIR_DIFFS: usize = 32;
+pub const DEFAULT_RESERVOIR_DIFFS: usize = 16;
 
 /// Per-pixel running state of the online detector (flat arrays, fixed size per pixel).
 pub struct OnlineJump {

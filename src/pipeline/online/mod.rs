@@ -111,8 +111,23 @@ pub fn run_stream(
     sink: &mut (dyn PlaneSink + Send),
     options: OnlineOptions,
 ) -> Result<OnlineReport> {
+    run_stream_when_ready(settings, meta, source, sink, options, || {})
+}
+
+/// [`run_stream`], calling `ready` once the engine is set up (references loaded, buffers
+/// touched, product files created) and before the first frame is pulled — e.g. to start a
+/// replay producer, so set-up time is not counted as the first frames' latency.
+pub fn run_stream_when_ready(
+    settings: &Detector1Settings,
+    meta: &frames::ExposureMeta,
+    source: &mut (dyn FrameSource + Send),
+    sink: &mut (dyn PlaneSink + Send),
+    options: OnlineOptions,
+    ready: impl FnOnce() + Send,
+) -> Result<OnlineReport> {
     with_threads(settings.threads, || {
         let engine = OnlineEngine::new(settings, meta, options.clone())?;
+        ready();
         let g = engine.geometry();
         anyhow::ensure!(
             source.geometry() == g,

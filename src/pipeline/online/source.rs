@@ -44,6 +44,9 @@ impl RawFileSource {
         raw.check_unchanged()
             .and_then(|_| raw.read_group_u16(i, g, pixels))
             .map_err(|e| StreamError::Source(e.to_string()))?;
+        // The frame is copied out; drop its mapped pages from the resident set so memory does
+        // not grow with the file (they stay in the page cache).
+        raw.release_band(i, g, 0, raw.ny());
         Ok(Frame::from_pixels(i, g, pixels))
     }
 }
