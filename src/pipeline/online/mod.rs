@@ -25,7 +25,7 @@ pub mod source;
 pub mod spill;
 
 pub use engine::{EngineMetrics, OnlineEngine, OnlineOptions};
-pub use sink::{IntegrationPlane, NullSink, PlaneSink};
+pub use sink::{IntegrationPlane, NullSink, PlaneSink, ToPlaneSink};
 pub use source::{geometry_of, replay_frames, RawFileSource, Speed};
 
 use crate::pipeline::detector1::Detector1Settings;
