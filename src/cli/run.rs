@@ -37,7 +37,7 @@ pub fn help() -> String {
      usage: sloper run X_uncal.fits [Y_uncal.fits ...] --pipeline detector1,image2,tso3 [--refs DIR]\n\
      \x20         [--output_dir=DIR] [--steps.<step>.<param>=VALUE ...] [--max-memory SIZE] [--threads N]\n\
      \x20         [--no-plot] [--quiet]\n\n\
-     --pipeline  any contiguous part of detector1,image2,tso3 (default: all three); without\n\
+     --pipeline  detector1, image2, tso3 in that order, any of them (default: all three); without\n\
      \x20           detector1 the inputs are _rateints (image2) or _calints (tso3) files.\n\
      Several inputs are the segments of one exposure: each runs through the chain, and tso3\n\
      stacks their catalogues into one time series as calwebb_tso3 does.\n\
@@ -183,8 +183,8 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    if idx.is_empty() || idx.windows(2).any(|w| w[1] != w[0] + 1) {
-        anyhow::bail!("run: --pipeline must be a contiguous part of detector1,image2,tso3");
+    if idx.is_empty() || idx.windows(2).any(|w| w[1] <= w[0]) {
+        anyhow::bail!("run: --pipeline lists detector1, image2, tso3 in that order (any of them)");
     }
     let want = |s: &str| stages.contains(&s);
     let specs: Vec<PipelineSpec> = [(DETECTOR1, "detector1"), (IMAGE2, "image2"), (TSO3, "tso3")]
