@@ -159,7 +159,20 @@ fn plan_tiles(
     let halo = 1 + grow;
     // Three quarters of what is left: the rest absorbs mapped-file pages the kernel maps
     // around our reads (fault-around) before they are released, and allocator slack.
-    let avail = (budget.bytes().saturating_sub(fixed) / 4 * 3).max(1);
+    let mut avail = budget.bytes().saturating_sub(fixed) / 4 * 3;
+    // Never fall to absurdly small tiles: when the references alone (full-frame ones are large)
+    // leave less than this for the tiles, go over the budget and say so.
+    const MIN_TILE_BYTES: u64 = 32 << 20;
+    if avail < MIN_TILE_BYTES {
+        log::warn!(
+            target: "jwst.detector1",
+            "the references need {} MiB, leaving too little of --max-memory={} for the data: using {} MiB for tiles",
+            fixed >> 20,
+            budget,
+            MIN_TILE_BYTES >> 20
+        );
+        avail = MIN_TILE_BYTES;
+    }
     let max_pixels = ((avail / per_pixel.max(1)) as usize).max(1);
     let (rows, cols) =
         if max_pixels / nx >= MIN_BAND_ROWS + 2 * halo || max_pixels / nx >= ny + 2 * halo {
