@@ -21,7 +21,7 @@ pub fn help() -> String {
          usage: sloper detector1 X_uncal.fits [--output_dir=DIR] [--save_calibrated_ramp=true]\n\
          \x20                        [--steps.<step>.override_<reftype>=PATH|N/A] [--steps.<step>.skip=true]\n\
          \x20                        [--steps.<step>.<param>=VALUE] [--refs DIR] [--max-memory SIZE]\n\
-         \x20                        [--threads N] [--no-progress] [--quiet]\n\n\
+         \x20                        [--threads N] [--mode exact|online] [--no-progress] [--quiet]\n\n\
          Writes DIR/X_rate.fits, DIR/X_rateints.fits (and DIR/X_ramp.fits).\n\
          --refs DIR      take every reference not given by override from DIR/ref_<reftype>.fits\n\
          --max-memory    working-set budget (default 256MiB); peak memory does not grow with NINTS\n\n\
@@ -59,6 +59,19 @@ pub fn run(a: &Detector1Args) -> anyhow::Result<()> {
     let cfg = parse_run_args(DETECTOR1, &a.args, EXTRA_OPTIONS)?;
     let settings = Detector1Settings::from_config(&cfg).map_err(anyhow::Error::msg)?;
     cfg.start_session().map_err(anyhow::Error::msg)?;
+    match cfg.extra("mode").unwrap_or("exact") {
+        "exact" => {}
+        "online" => {
+            // Group-major driver with causal jump detection (not bit-identical where jumps
+            // are involved; see src/pipeline/online).
+            let r = crate::pipeline::online::run_online(&settings)?;
+            for p in &r.outputs {
+                println!("{}", p.display());
+            }
+            return Ok(());
+        }
+        other => anyhow::bail!("--mode={other}: expected exact or online"),
+    }
     let report = detector1::run(&settings)?;
     if !settings.quiet {
         for p in &report.outputs {

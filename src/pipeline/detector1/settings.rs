@@ -35,6 +35,10 @@ pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
         name: "tile",
         takes_value: true,
     },
+    crate::config::strun_args::ExtraOption {
+        name: "mode",
+        takes_value: true,
+    },
 ];
 
 /// Where the products go (official naming rules, `--output_dir`, `--output_file`).
