@@ -155,7 +155,7 @@ fn plan_tiles(
     fixed: u64,
     budget: stream::MemoryBudget,
 ) -> Vec<TileRect> {
-    const MIN_BAND_ROWS: usize = 8;
+    const MIN_BAND_ROWS: usize = 4;
     let halo = 1 + grow;
     // Three quarters of what is left: the rest absorbs mapped-file pages the kernel maps
     // around our reads (fault-around) before they are released, and allocator slack.

@@ -119,15 +119,22 @@ pub fn detect_pixel(
     let rn_e = readnoise * gain;
     let rn2 = rn_e * rn_e;
     let rn2_per_nframes = rn2 as f64 / setup.nframes as f64;
-    let median = nanmedian_f64(&scratch.diffs, &mut scratch.sort);
-    let pooled = Pooled {
-        median,
-        sigma: sigma_from(median, rn2_per_nframes),
+    let pooled_of = |diffs: &[f64], sort: &mut Vec<f64>| {
+        let median = nanmedian_f64(diffs, sort);
+        Pooled {
+            median,
+            sigma: sigma_from(median, rn2_per_nframes),
+        }
     };
 
+    let mut pooled = None;
     match setup.mode {
         JumpMode::Iterative => iterative(setup, gdq, rn2_per_nframes, scratch),
-        JumpMode::SinglePass => single_pass(setup, gdq, pooled, &scratch.diffs),
+        JumpMode::SinglePass => {
+            let p = pooled_of(&scratch.diffs, &mut scratch.sort);
+            single_pass(setup, gdq, p, &scratch.diffs);
+            pooled = Some(p);
+        }
         JumpMode::SigmaClip { across_ints_only } => sigma_clip::detect(
             setup,
             gdq,
@@ -138,7 +145,18 @@ pub fn detect_pixel(
         JumpMode::StepSkipped | JumpMode::NoDetection => unreachable!("checked by detects()"),
     }
 
-    write_marks(setup, marks, pooled, &scratch.diffs);
+    // The marks are read only where this pixel's own detection set JUMP_DET (four-neighbour
+    // centres) or, with after-jump flagging on, wherever JUMP_DET ends up. Most pixels have no
+    // jump: skip the pooled median for them (the marks stay 0, which is never read).
+    let needed = setup.after_jump.active()
+        || (setup.flag_4_neighbors && gdq.iter().any(|&q| q & dq::G_JUMP_DET != 0));
+    if needed {
+        let p = match pooled {
+            Some(p) => p,
+            None => pooled_of(&scratch.diffs, &mut scratch.sort),
+        };
+        write_marks(setup, marks, p, &scratch.diffs);
+    }
 }
 
 /// `sqrt(|m| * dt + rn² / (0.5 * 2 * NFRAMES)) / dt` with dt = 1, NaN instead of 0.
