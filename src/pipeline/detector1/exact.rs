@@ -59,6 +59,9 @@ pub struct BandProducts {
     pub ramp: Option<(Vec<f32>, Vec<u8>)>,
     /// Final PIXELDQ of the band's rows.
     pub pixeldq: Vec<u32>,
+    /// Whether some core pixel has an integration whose group 0 is not SATURATED. The official
+    /// ramp fit returns no product at all when no pixel of the whole frame has one.
+    pub any_unsaturated_start: bool,
 }
 
 /// Reads one calibrated row (group_scale and superbias applied) for refpix summaries.
@@ -654,6 +657,10 @@ pub fn process_tile(
         );
     times.add("ramp fit", t0.elapsed());
 
+    let any_unsaturated_start = (0..ncore).any(|p| {
+        let jp = (core_rows.start + p / cols) * jw + core_cols.start + p % cols;
+        (0..nints).any(|i| pq[jp * gpp + i * ngroups] & frames::dq::G_SATURATED == 0)
+    });
     let ramp = if want_ramp {
         let mut rv = vec![0f32; gpp * ncore];
         let mut rq = vec![0u8; gpp * ncore];
@@ -678,6 +685,7 @@ pub fn process_tile(
             ints: ints_pm,
             ramp,
             pixeldq: core_dq,
+            any_unsaturated_start,
         },
         primary,
         plane_all,

@@ -391,7 +391,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         let (tx, rx) = crossbeam_channel::bounded::<exact::BandProducts>(0);
         let writer = scope.spawn(move || -> Result<_> {
             let mut busy = std::time::Duration::ZERO;
+            let mut fitted = false;
             for products in rx {
+                fitted |= products.any_unsaturated_start;
                 let t0 = Instant::now();
                 write_band(
                     &products,
@@ -406,7 +408,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                 )?;
                 busy += t0.elapsed();
             }
-            Ok(((rate_w, ints_w, ramp_w), busy))
+            Ok(((rate_w, ints_w, ramp_w, fitted), busy))
         });
         let compute = (|| -> Result<()> {
             let mut bufs = exact::BandBuffers::default();
@@ -466,7 +468,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         written
     })?;
     debug_rss("after pass B");
-    let (mut rate_w, mut ints_w, ramp_w) = writers;
+    let (mut rate_w, mut ints_w, ramp_w, fitted) = writers;
     times.add("write (overlapped)", write_times);
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -498,10 +500,18 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         w.update_primary(&extra)?;
         outputs.push(w.finish()?);
     }
-    rate_w.update_primary(&extra)?;
-    ints_w.update_primary(&extra)?;
-    outputs.push(rate_w.finish()?);
-    outputs.push(ints_w.finish()?);
+    if fitted {
+        rate_w.update_primary(&extra)?;
+        ints_w.update_primary(&extra)?;
+        outputs.push(rate_w.finish()?);
+        outputs.push(ints_w.finish()?);
+    } else {
+        // As the official pipeline: every pixel saturated in group 0 of every integration
+        // means ramp_fit returns nothing and no rate products are written (exit status 0).
+        log::info!(target: "jwst.pipeline.calwebb_detector1", "NoneType returned from ramp_fit.  Gain Scale step skipped.");
+        drop(rate_w);
+        drop(ints_w);
+    }
     times.add("write", t0.elapsed());
     debug_rss("after finish");
     for (stage, d) in times.entries() {
