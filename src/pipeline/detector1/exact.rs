@@ -340,6 +340,8 @@ pub const BYTES_PER_READ: u64 = 4 + 1 + 1;
 /// faulting in fresh pages.
 #[derive(Default)]
 pub struct BandBuffers {
+    /// Dark planes (all groups, full width) of the read rows `(r0, r1)` of the last tile.
+    dark_rows: Option<(usize, usize, Vec<Vec<f64>>)>,
     vals: Vec<f32>,
     gdq: Vec<u8>,
     pv: Vec<f32>,
@@ -419,17 +421,26 @@ pub fn process_tile(
             l.ncoeff,
         )
     });
+    // The dark of the read rows, full width, is shared by every column tile of the same rows:
+    // keep it from one tile to the next.
     let dark_rows: Option<Vec<Vec<f64>>> = match &prep.dark {
-        Some(d) => Some(
-            (0..ngroups)
-                .map(|g| {
-                    d.group_band(g, t.r0, rrows).map(|a| {
-                        let full = a.into_raw_vec_and_offset().0;
-                        rect(&full, nx, 0..rrows, rc.clone(), 1)
+        Some(d) => {
+            if bufs.dark_rows.as_ref().map(|(a, b, _)| (*a, *b)) != Some((t.r0, t.r1)) {
+                let full: Vec<Vec<f64>> = (0..ngroups)
+                    .map(|g| {
+                        d.group_band(g, t.r0, rrows)
+                            .map(|a| a.into_raw_vec_and_offset().0)
                     })
-                })
-                .collect::<Result<_, _>>()?,
-        ),
+                    .collect::<Result<_, _>>()?;
+                bufs.dark_rows = Some((t.r0, t.r1, full));
+            }
+            let (_, _, full) = bufs.dark_rows.as_ref().expect("just filled");
+            Some(
+                full.iter()
+                    .map(|f| rect(f, nx, 0..rrows, rc.clone(), 1))
+                    .collect(),
+            )
+        }
         None => None,
     };
 
