@@ -64,13 +64,31 @@ fn median_of_differences(tgroup: f64, data: &[f64], dq: &[u8], scratch: &mut [f6
     if diffs.iter().all(|d| d.is_nan()) && !first.is_nan() {
         diffs[0] = first;
     }
-    diffs.sort_unstable_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        (false, false) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let valid = diffs.iter().take_while(|d| !d.is_nan()).count();
+    // Median of the non-NaN differences: move them to the front, then sort them (a plain
+    // insertion sort for the usual handful of groups: no comparator calls; equal values may be
+    // ordered either way, which cannot change the median).
+    let mut valid = 0;
+    for k in 0..diffs.len() {
+        let d = diffs[k];
+        if !d.is_nan() {
+            diffs[valid] = d;
+            valid += 1;
+        }
+    }
+    let vals = &mut diffs[..valid];
+    if valid <= 32 {
+        for i in 1..valid {
+            let x = vals[i];
+            let mut j = i;
+            while j > 0 && vals[j - 1] > x {
+                vals[j] = vals[j - 1];
+                j -= 1;
+            }
+            vals[j] = x;
+        }
+    } else {
+        vals.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    }
     match valid {
         0 => f64::NAN,
         v if v % 2 == 1 => diffs[v / 2],
