@@ -61,10 +61,19 @@ pub fn flag_four_neighbors(
     debug_assert_eq!(gdq.len(), band.pixels() * gpp);
     debug_assert_eq!(marks.len(), band.pixels() * gpp);
 
-    // Centres: in range and flagged by detection (not by this pass).
-    for (m, &q) in marks.iter_mut().zip(gdq.iter()) {
-        if *m & MARK_NEIGHBOR_RANGE != 0 && q & dq::G_JUMP_DET != 0 {
-            *m |= MARK_NEIGHBOR_CENTRE;
+    // Centres: in range and flagged by detection (not by this pass). Most pixels hold none, so
+    // note per pixel whether it holds any and skip pixels with no centre within reach.
+    let mut has_centre = vec![false; band.pixels()];
+    for ((ms, qs), h) in marks
+        .chunks_exact_mut(gpp)
+        .zip(gdq.chunks_exact(gpp))
+        .zip(has_centre.iter_mut())
+    {
+        for (m, &q) in ms.iter_mut().zip(qs) {
+            if *m & MARK_NEIGHBOR_RANGE != 0 && q & dq::G_JUMP_DET != 0 {
+                *m |= MARK_NEIGHBOR_CENTRE;
+                *h = true;
+            }
         }
     }
 
@@ -73,6 +82,14 @@ pub fn flag_four_neighbors(
     for row in band.interior.clone() {
         for col in 0..nx {
             let pix = row * nx + col;
+            let near = has_centre[pix]
+                || (row > 0 && has_centre[pix - nx])
+                || (row + 1 < band.rows && has_centre[pix + nx])
+                || (col > 0 && has_centre[pix - 1])
+                || (col + 1 < nx && has_centre[pix + 1]);
+            if !near {
+                continue;
+            }
             for slot in 0..gpp {
                 if slot % setup.ngroups == 0 {
                     continue; // no difference ends at group 0
