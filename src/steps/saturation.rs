@@ -122,17 +122,23 @@ pub fn flag_integration(
             }
         }
         if n > 0 {
+            let mut any = false;
             for k in 0..np {
-                scratch.mask[k] = flags[k] & dq::G_SATURATED != 0;
+                let sat = flags[k] & dq::G_SATURATED != 0;
+                scratch.mask[k] = sat;
+                any |= sat;
             }
-            dilate_into(
-                tile,
-                &scratch.mask,
-                n,
-                flags,
-                dq::G_SATURATED,
-                &mut scratch.dilated,
-            );
+            // Growing an empty mask adds nothing: skip the two passes.
+            if any {
+                dilate_into(
+                    tile,
+                    &scratch.mask,
+                    n,
+                    flags,
+                    dq::G_SATURATED,
+                    &mut scratch.dilated,
+                );
+            }
         }
     }
 
