@@ -39,6 +39,7 @@ impl FlatField {
     }
 
     /// Flat-field one plane in place; adds VAR_FLAT and ends with `match_nans_and_flags`.
+    #[allow(clippy::needless_range_loop)] // eight arrays indexed in step
     pub fn apply(&self, p: &mut RatePlane) {
         let n = p.pixels();
         debug_assert_eq!(n, self.flat.len());

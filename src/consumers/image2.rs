@@ -3,6 +3,7 @@
 //! to the next stage. Memory: the flat, the area map and one plane.
 
 use super::flat_field::FlatField;
+use super::offload::Offload;
 use super::photom::Photom;
 use super::source::ProductInfo;
 use crate::config::{RunConfig, Value};
@@ -217,7 +218,9 @@ impl Image2 {
             f.apply(p);
         }
         if let Some(ph) = &self.photom {
-            ph.apply(p);
+            // After flat_field's match_nans_and_flags, photom's own is a no-op (scaling by a
+            // finite non-zero factor creates no NaN and leaves DQ alone), so it is skipped.
+            ph.apply_scaled(p, self.flat.is_none());
         }
     }
 
@@ -256,13 +259,47 @@ enum Writer {
     Image(CalWriter),
 }
 
-/// image2 as a [`PlaneSink`]: calibrates, writes the product, forwards to `next`.
-pub struct Image2Sink<'a> {
-    image2: Image2,
+/// Writes calibrated planes to `_calints` (cube) or `_cal` (image); runs on a writer thread.
+pub struct CalPlaneWriter {
     writer: Option<Writer>,
     zeros: Vec<f32>,
-    next: Option<&'a mut dyn PlaneSink>,
     path: PathBuf,
+    /// The product, once finished.
+    pub written: Option<PathBuf>,
+}
+
+impl PlaneSink for CalPlaneWriter {
+    fn accept(&mut self, plane: RatePlane) -> Result<(), PlaneError> {
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| PlaneError::Sink("image2: plane after finish".into()))?;
+        with_band(&plane, &self.zeros, |b| match w {
+            Writer::Cube(w) => w.write_band(plane.index, 0, b),
+            Writer::Image(w) => w.write_band(0, b),
+        })
+        .map_err(|e| PlaneError::Sink(e.to_string()))
+    }
+
+    fn finish(&mut self) -> Result<(), PlaneError> {
+        if let Some(w) = self.writer.take() {
+            let p = match w {
+                Writer::Cube(w) => w.finish(),
+                Writer::Image(w) => w.finish(),
+            }
+            .map_err(|e| PlaneError::Sink(format!("{}: {e}", self.path.display())))?;
+            self.written = Some(p);
+        }
+        Ok(())
+    }
+}
+
+/// image2 as a [`PlaneSink`]: calibrates each plane, hands a copy to the product writer (on its
+/// own thread) and forwards the plane to `next`.
+pub struct Image2Sink<'a> {
+    image2: Image2,
+    writer: Offload<CalPlaneWriter>,
+    next: Option<&'a mut dyn PlaneSink>,
     written: Option<PathBuf>,
 }
 
@@ -308,12 +345,16 @@ impl<'a> Image2Sink<'a> {
                 Writer::Image(w) => w.write_area_band(0, v)?,
             }
         }
-        Ok(Image2Sink {
-            image2,
+        let w = CalPlaneWriter {
             writer: Some(writer),
             zeros: vec![0.0; ny * nx],
-            next,
             path: path.to_path_buf(),
+            written: None,
+        };
+        Ok(Image2Sink {
+            image2,
+            writer: Offload::spawn(w, 2),
+            next,
             written: None,
         })
     }
@@ -330,30 +371,18 @@ impl<'a> Image2Sink<'a> {
 impl PlaneSink for Image2Sink<'_> {
     fn accept(&mut self, mut plane: RatePlane) -> Result<(), PlaneError> {
         self.image2.apply(&mut plane);
-        let w = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| PlaneError::Sink("image2: plane after finish".into()))?;
-        let res = with_band(&plane, &self.zeros, |b| match w {
-            Writer::Cube(w) => w.write_band(plane.index, 0, b),
-            Writer::Image(w) => w.write_band(0, b),
-        });
-        res.map_err(|e| PlaneError::Sink(e.to_string()))?;
         match self.next.as_mut() {
-            Some(n) => n.accept(plane),
-            None => Ok(()),
+            Some(n) => {
+                self.writer.accept(plane.clone())?;
+                n.accept(plane)
+            }
+            None => self.writer.accept(plane),
         }
     }
 
     fn finish(&mut self) -> Result<(), PlaneError> {
-        if let Some(w) = self.writer.take() {
-            let p = match w {
-                Writer::Cube(w) => w.finish(),
-                Writer::Image(w) => w.finish(),
-            }
-            .map_err(|e| PlaneError::Sink(format!("{}: {e}", self.path.display())))?;
-            self.written = Some(p);
-        }
+        self.writer.finish()?;
+        self.written = self.writer.inner().and_then(|w| w.written.clone());
         match self.next.as_mut() {
             Some(n) => n.finish(),
             None => Ok(()),

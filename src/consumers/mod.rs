@@ -25,6 +25,7 @@ pub mod flat_field;
 pub mod image2;
 pub mod nanmatch;
 pub mod numeric;
+pub mod offload;
 pub mod outlier;
 pub mod photom;
 pub mod plot;

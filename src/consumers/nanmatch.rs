@@ -9,15 +9,24 @@ use stream::plane::RatePlane;
 /// Apply the rule to every pixel of `p` (VAR_FLAT only when present).
 pub fn match_nans_and_flags(p: &mut RatePlane) {
     let n = p.pixels();
+    let no_flat = vec![];
+    let vf: &[f32] = p.var_flat.as_deref().unwrap_or(&no_flat);
+    // First find the invalid pixels with a branch-free scan (the common case is none or few),
+    // then fix them.
+    let mut bad = Vec::new();
     for i in 0..n {
-        let vf_nan = p.var_flat.as_ref().is_some_and(|v| v[i].is_nan());
         let invalid = p.sci[i].is_nan()
-            || p.err[i].is_nan()
-            || p.var_rnoise[i].is_nan()
-            || p.var_poisson[i].is_nan()
-            || vf_nan
-            || p.dq[i] & dq::DO_NOT_USE != 0;
+            | p.err[i].is_nan()
+            | p.var_rnoise[i].is_nan()
+            | p.var_poisson[i].is_nan()
+            | vf.get(i).is_some_and(|v| v.is_nan())
+            | (p.dq[i] & dq::DO_NOT_USE != 0);
         if invalid {
+            bad.push(i);
+        }
+    }
+    for i in bad {
+        {
             p.dq[i] |= dq::DO_NOT_USE;
             p.sci[i] = f32::NAN;
             p.err[i] = f32::NAN;

@@ -122,12 +122,102 @@ fn unkey(k: u32) -> f32 {
     }
 }
 
+/// `np.median(window, out=float64)` of one pixel's full sorted window: NaN if any value is NaN
+/// (NaN keys sort last), the middle value, or the float64 mean of the two middle ones.
+#[inline]
+fn median_of(win: &[u32]) -> f64 {
+    let w = win.len();
+    if win[w - 1] == u32::MAX {
+        return f64::NAN;
+    }
+    if w % 2 == 1 {
+        unkey(win[w / 2]) as f64
+    } else {
+        (unkey(win[w / 2 - 1]) as f64 + unkey(win[w / 2]) as f64) / 2.0
+    }
+}
+
+/// Which pixels the rolling median sees as NaN (weight below the threshold).
+#[derive(Debug, Clone, Copy)]
+struct Masking {
+    good_masked: bool,
+    bad_masked: bool,
+    ignored: Option<u32>,
+}
+
+impl Masking {
+    #[inline]
+    fn key_of(&self, sci: f32, dq: u32) -> u32 {
+        let good = match self.ignored {
+            None => true,
+            Some(ig) => dq & !ig == 0,
+        };
+        let masked = if good {
+            self.good_masked
+        } else {
+            self.bad_masked
+        };
+        if masked {
+            key(f32::NAN)
+        } else {
+            key(sci)
+        }
+    }
+}
+
+/// Slide the sorted windows of a run of pixels: drop each pixel's `old` key (none while the
+/// window fills: `old` empty, `count` values held) and insert the new one, shifting the values
+/// in between by one place; then take the window's median when `med` is not empty.
+#[allow(clippy::too_many_arguments)]
+fn slide_pixels(
+    sorted: &mut [u32],
+    w: usize,
+    count: usize,
+    sci: &[f32],
+    dq: &[u32],
+    old: &[f32],
+    rule: Masking,
+    med: &mut [f64],
+) {
+    for (p, win) in sorted.chunks_exact_mut(w).enumerate() {
+        let nk = rule.key_of(sci[p], dq[p]);
+        if !old.is_empty() {
+            let ok = key(old[p]);
+            if nk != ok {
+                let mut i = win.partition_point(|&x| x < ok);
+                if nk > ok {
+                    while i + 1 < w && win[i + 1] < nk {
+                        win[i] = win[i + 1];
+                        i += 1;
+                    }
+                } else {
+                    while i > 0 && win[i - 1] > nk {
+                        win[i] = win[i - 1];
+                        i -= 1;
+                    }
+                }
+                win[i] = nk;
+            }
+        } else {
+            let mut i = count;
+            while i > 0 && win[i - 1] > nk {
+                win[i] = win[i - 1];
+                i -= 1;
+            }
+            win[i] = nk;
+        }
+        if !med.is_empty() {
+            med[p] = median_of(win);
+        }
+    }
+}
+
 /// The median a plane is compared with.
-enum Median {
+enum Median<'m> {
     /// Rolling path (float64 medians).
-    F64(Vec<f64>),
+    F64(&'m [f64]),
     /// All-integration path (float32 medians).
-    F32(Vec<f32>),
+    F32(&'m [f32]),
 }
 
 /// How the stage computes medians for this stream.
@@ -213,6 +303,26 @@ impl OutlierDetector {
         }
     }
 
+    /// SCI with low-weight pixels set to NaN (the copy the rolling median sees), written into
+    /// `out` (reused between integrations).
+    fn masked_sci_into(&self, p: &RatePlane, out: &mut Vec<f32>) {
+        let thr = self.params.maskpt;
+        let (good_masked, bad_masked) = (1.0 < thr, 0.0 < thr);
+        out.clear();
+        out.extend(p.sci.iter().zip(&p.dq).map(|(&s, &d)| {
+            let masked = if self.is_good(d) {
+                good_masked
+            } else {
+                bad_masked
+            };
+            if masked {
+                f32::NAN
+            } else {
+                s
+            }
+        }));
+    }
+
     /// SCI with low-weight pixels set to NaN (the copy the rolling median sees).
     fn masked_sci(&self, p: &RatePlane) -> Vec<f32> {
         // weight (0 or 1) < maskpt × 1.0 (the clipped mean of the non-zero weights).
@@ -243,15 +353,19 @@ impl OutlierDetector {
         self.received += 1;
         match self.mode {
             OutlierMode::Rolling { w } => {
-                let masked = self.masked_sci(&plane);
-                self.slide(k, w, &masked);
-                self.ring[k % w] = masked;
+                // The slot of plane k − w: its values leave the window, then it holds plane k's.
+                let mut slot = std::mem::take(&mut self.ring[k % w]);
+                let full = k + 1 >= w;
+                let mut med = self.current.take().map(|(m, _)| m).unwrap_or_default();
+                // The window's median is taken in the same pass over the sorted windows.
+                self.slide(k, w, &plane, &slot, full.then_some(&mut med));
+                self.masked_sci_into(&plane, &mut slot);
+                self.ring[k % w] = slot;
                 self.pending.push_back(plane);
-                if k + 1 >= w {
+                if full {
                     let s = k + 1 - w;
                     let hw = w / 2;
                     let c = s + hw;
-                    let med = self.window_median(w);
                     // Planes this median serves: the centre, plus the head for the first window
                     // and the tail for the last one (numpy's edge fills).
                     let upto = if s + w == self.nints {
@@ -271,58 +385,68 @@ impl OutlierDetector {
         }
     }
 
-    /// Replace plane `k - w`'s values with plane `k`'s in every pixel's sorted window.
-    fn slide(&mut self, k: usize, w: usize, new: &[f32]) {
+    /// Replace plane `k − w`'s values (`old`, empty while the window fills) with plane `k`'s in
+    /// every pixel's sorted window: one pass that drops the old key and inserts the new one.
+    fn slide(
+        &mut self,
+        k: usize,
+        w: usize,
+        plane: &RatePlane,
+        old: &[f32],
+        median: Option<&mut Vec<f64>>,
+    ) {
+        use rayon::prelude::*;
         let count = k.min(w); // values in the window before this plane
-        let old = if k >= w {
-            Some(std::mem::take(&mut self.ring[k % w]))
-        } else {
-            None
+        let thr = self.params.maskpt;
+        let rule = Masking {
+            good_masked: 1.0 < thr,
+            bad_masked: 0.0 < thr,
+            ignored: self.params.good_bits_ignored,
         };
-        for p in 0..self.npix {
-            let win = &mut self.sorted[p * w..p * w + w];
-            let nk = key(new[p]);
-            match &old {
-                Some(o) => {
-                    let ok = key(o[p]);
-                    let i = win.partition_point(|&x| x < ok);
-                    // win[i] == ok (it was inserted earlier): shift to keep order.
-                    let j = win.partition_point(|&x| x < nk);
-                    if j > i {
-                        win.copy_within(i + 1..j, i);
-                        win[j - 1] = nk;
-                    } else {
-                        win.copy_within(j..i, j + 1);
-                        win[j] = nk;
-                    }
-                }
-                None => {
-                    let filled = &mut win[..count + 1];
-                    let j = filled[..count].partition_point(|&x| x < nk);
-                    filled.copy_within(j..count, j + 1);
-                    filled[j] = nk;
-                }
-            }
-        }
-    }
-
-    /// `np.median` over the full window of every pixel, float64 output.
-    fn window_median(&self, w: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(self.npix);
-        for p in 0..self.npix {
-            let win = &self.sorted[p * w..p * w + w];
-            if win[w - 1] == u32::MAX {
-                out.push(f64::NAN);
-                continue;
-            }
-            let m = if w % 2 == 1 {
-                unkey(win[w / 2]) as f64
+        let want_median = median.is_some();
+        let mut scratch = Vec::new();
+        let med: &mut Vec<f64> = match median {
+            Some(m) => m,
+            None => &mut scratch,
+        };
+        med.clear();
+        med.resize(if want_median { self.npix } else { 0 }, 0.0);
+        // Pixels are independent: chunks of them slide in parallel.
+        const CHUNK: usize = 8192;
+        let npix = self.npix;
+        let old_of = |p0: usize, n: usize| -> &[f32] {
+            if k >= w {
+                &old[p0..p0 + n]
             } else {
-                (unkey(win[w / 2 - 1]) as f64 + unkey(win[w / 2]) as f64) / 2.0
-            };
-            out.push(m);
+                &[]
+            }
+        };
+        let work = |(c, win): (usize, &mut [u32]), med: &mut [f64]| {
+            let p0 = c * CHUNK;
+            let n = win.len() / w;
+            slide_pixels(
+                win,
+                w,
+                count,
+                &plane.sci[p0..p0 + n],
+                &plane.dq[p0..p0 + n],
+                old_of(p0, n),
+                rule,
+                med,
+            );
+        };
+        if want_median {
+            self.sorted[..npix * w]
+                .par_chunks_mut(CHUNK * w)
+                .enumerate()
+                .zip(med.par_chunks_mut(CHUNK))
+                .for_each(|(cw, m)| work(cw, m));
+        } else {
+            self.sorted[..npix * w]
+                .par_chunks_mut(CHUNK * w)
+                .enumerate()
+                .for_each(|cw| work(cw, &mut []));
         }
-        out
     }
 
     fn emit_ready(&mut self) -> Vec<RatePlane> {
@@ -334,7 +458,7 @@ impl OutlierDetector {
             let Some(mut p) = self.pending.pop_front() else {
                 break;
             };
-            self.flagged += flag(&mut p, &Median::F64(med.clone()), self.snr32);
+            self.flagged += flag(&mut p, &Median::F64(&med), self.snr32);
             self.next_emit += 1;
             ready.push(p);
         }
@@ -359,7 +483,7 @@ impl OutlierDetector {
                         )
                     })
                     .collect();
-                let m = Median::F32(med);
+                let m = Median::F32(&med);
                 let mut out: Vec<RatePlane> = self.pending.drain(..).collect();
                 for p in &mut out {
                     self.flagged += flag(p, &m, self.snr32);
@@ -383,7 +507,7 @@ impl OutlierDetector {
                             }
                         })
                         .collect();
-                    let m = Median::F64(med);
+                    let m = Median::F64(&med);
                     for p in &mut out {
                         self.flagged += flag(p, &m, self.snr32);
                     }
@@ -476,6 +600,7 @@ mod tests {
         assert_eq!(parse_snr("5.0 4.0"), Ok(5.0));
     }
 
+    #[allow(clippy::needless_range_loop)]
     /// Rolling median of a brute-force reference (numpy's moving_median_over_zeroth_axis
     /// rewritten plainly) against the streaming stage, odd and even windows.
     #[test]
@@ -537,7 +662,7 @@ mod tests {
             };
             let mut want = planes.clone();
             for (t, p) in want.iter_mut().enumerate() {
-                flag(p, &Median::F64(med[t].clone()), 0.5);
+                flag(p, &Median::F64(&med[t]), 0.5);
             }
             let mut det = OutlierDetector::new(params, nints, ny, nx);
             let mut got = Vec::new();

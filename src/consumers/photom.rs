@@ -199,6 +199,12 @@ impl Photom {
 
     /// Calibrate one plane in place (nothing when no row matched, as the official step).
     pub fn apply(&self, p: &mut RatePlane) {
+        self.apply_scaled(p, true)
+    }
+
+    /// As [`Photom::apply`]; `match_nans` = false skips the final match_nans_and_flags when
+    /// the caller knows NaN and DO_NOT_USE already agree.
+    pub fn apply_scaled(&self, p: &mut RatePlane, match_nans: bool) {
         let Some(conv) = self.conversion else {
             return;
         };
@@ -239,7 +245,9 @@ impl Photom {
                 }
             }
         }
-        match_nans_and_flags(p);
+        if match_nans {
+            match_nans_and_flags(p);
+        }
     }
 }
 

@@ -99,6 +99,16 @@ fn cl_scaling(x: &[f64], g: &[f64], lb: &[f64], ub: &[f64]) -> (Vec<f64>, Vec<f6
     (v, dv)
 }
 
+/// Plane rotation of columns `p < q` (stored as rows of `cols`).
+fn rotate(cols: &mut [Vec<f64>], p: usize, q: usize, c: f64, s: f64) {
+    let (a, b) = cols.split_at_mut(q);
+    for (x, y) in a[p].iter_mut().zip(b[0].iter_mut()) {
+        let (xv, yv) = (*x, *y);
+        *x = c * xv - s * yv;
+        *y = s * xv + c * yv;
+    }
+}
+
 /// Thin SVD of an `m x n` matrix (row-major, m >= n) by one-sided Jacobi: `(U, s, V)` with
 /// `s` descending, `U` m x n, `V` n x n (columns are right singular vectors).
 fn svd(a: &[Vec<f64>], n: usize) -> (Vec<Vec<f64>>, Vec<f64>, Vec<Vec<f64>>) {
@@ -123,16 +133,8 @@ fn svd(a: &[Vec<f64>], n: usize) -> (Vec<Vec<f64>>, Vec<f64>, Vec<Vec<f64>>) {
                 let t = if zeta == 0.0 { 1.0 } else { t };
                 let c = 1.0 / (1.0 + t * t).sqrt();
                 let s = c * t;
-                for i in 0..m {
-                    let (x, y) = (u[p][i], u[q][i]);
-                    u[p][i] = c * x - s * y;
-                    u[q][i] = s * x + c * y;
-                }
-                for i in 0..n {
-                    let (x, y) = (v[p][i], v[q][i]);
-                    v[p][i] = c * x - s * y;
-                    v[q][i] = s * x + c * y;
-                }
+                rotate(&mut u, p, q, c, s);
+                rotate(&mut v, p, q, c, s);
             }
         }
         if off < 1e-15 {

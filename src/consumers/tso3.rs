@@ -7,6 +7,7 @@
 
 use super::ecsv::Table;
 use super::image2::{output_dir, reference};
+use super::offload::Offload;
 use super::outlier::{parse_good_bits, parse_snr, OutlierDetector, OutlierParams, OutlierSink};
 use super::source::{ProductInfo, RateProduct};
 use super::tso_photometry::{PhotometryParams, PhotometrySetup, PhotometrySink, Reread};
@@ -309,7 +310,8 @@ pub fn run_member(
             plan.nx,
             &plan.bunit,
             plan.area.as_deref(),
-        )?),
+        )?)
+        .map(|c| Offload::spawn(c, 2)),
         None => None,
     };
     let mut flagged = 0;
@@ -336,7 +338,7 @@ pub fn run_member(
         }
     }
     let mut rep = MemberReport {
-        crfints: crf.and_then(|c| c.written),
+        crfints: crf.and_then(|c| c.into_inner()).and_then(|c| c.written),
         flagged,
         ..Default::default()
     };

@@ -199,6 +199,9 @@ impl PhotometrySetup {
     }
 }
 
+/// Second-pass centroid (x, y) and Gaussian fit (sigma_x, sigma_y, flux) of one integration.
+type SecondPass = ((f64, f64), (f64, f64, f64));
+
 /// What is kept of one integration until the end of the stream.
 struct Kept {
     times: Option<PlaneTimes>,
@@ -345,7 +348,7 @@ impl<'a> PhotometrySink<'a> {
 
     /// Second pass for integration `k` around `g`: (centroid, psf) or `None` when the cutout is
     /// too small.
-    fn second_pass(&self, k: usize, g: (f64, f64)) -> Option<((f64, f64), (f64, f64, f64))> {
+    fn second_pass(&self, k: usize, g: (f64, f64)) -> Option<SecondPass> {
         let bg = self.background(k, g.0, g.1)?;
         let img = Subtracted {
             cut: &self.kept[k].cut,
@@ -436,7 +439,7 @@ impl<'a> PhotometrySink<'a> {
         }
         self.centre = Some((nanmedian_f64(&xc), nanmedian_f64(&yc)));
         // --- photometry ---
-        let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); 6];
+        let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
         for k in 0..n {
             if self.setup.sub64p_wlp8 {
                 let (s, e) = self.kept[k].whole.unwrap_or((f32::NAN, f32::NAN));
