@@ -376,6 +376,7 @@ impl FitsReader {
             };
             return Err(self.fits_err(format!("cannot read HDU {hdu}{hint}"), st));
         }
+        self.check_span(hdu)?;
         Ok(match kind {
             1 => HduKind::AsciiTable,
             2 => HduKind::BinaryTable,
@@ -383,16 +384,52 @@ impl FitsReader {
         })
     }
 
-    /// Number of HDUs. Reads every header, so a file broken anywhere fails here.
+    /// Number of HDUs: the HDUs are walked one by one until cfitsio cannot move further (as its
+    /// own `ffthdu` does), but every HDU's byte span is checked on the way, so a header whose
+    /// data size overflows (which makes cfitsio find "the next HDU" at the same place, forever)
+    /// is an error instead of an endless loop.
     pub fn num_hdus(&mut self) -> Result<usize> {
-        let mut n: c_int = 0;
-        let mut st: c_int = 0;
-        // SAFETY: valid handle, out-pointers to locals.
-        unsafe { sys::ffthdu(self.raw(), &mut n, &mut st) };
-        if st != 0 {
-            return Err(self.fits_err("cannot count HDUs", st));
+        let mut n = 0usize;
+        while let Ok(num) = c_int::try_from(n + 1) {
+            let mut st: c_int = 0;
+            // SAFETY: valid handle, out-pointers to locals (a null HDU-type pointer is allowed).
+            unsafe { sys::ffmahd(self.raw(), num, std::ptr::null_mut(), &mut st) };
+            if st != 0 {
+                // SAFETY: clearing cfitsio's message stack has no preconditions.
+                unsafe { sys::ffcmsg() };
+                break;
+            }
+            self.check_span(n)?;
+            n += 1;
         }
-        Ok(n.max(0) as usize)
+        if n == 0 {
+            self.select(0)?;
+        }
+        Ok(n)
+    }
+
+    /// The current HDU (number `hdu`, for messages) must occupy a sane byte span: data after the
+    /// header, data end not before data start. An overflowing NAXISn/PCOUNT/GCOUNT product wraps
+    /// cfitsio's 64-bit sizes and breaks this; without the check the next HDU would be "found"
+    /// at this HDU's own position again and again.
+    fn check_span(&mut self, hdu: usize) -> Result<()> {
+        let (mut h, mut d, mut e): (sys::LONGLONG, sys::LONGLONG, sys::LONGLONG) = (0, 0, 0);
+        let mut st: c_int = 0;
+        // SAFETY: valid, positioned handle; out-pointers to locals.
+        unsafe { sys::ffghadll(self.raw(), &mut h, &mut d, &mut e, &mut st) };
+        if st != 0 {
+            return Err(self.fits_err(format!("cannot locate HDU {hdu}"), st));
+        }
+        if h < 0 || d <= h || e < d {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!(
+                    "HDU {hdu}: its header declares a data unit too large to address \
+                     (NAXISn, PCOUNT or GCOUNT out of range)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Index of the first HDU whose EXTNAME is `extname` (case-insensitive, blanks trimmed),

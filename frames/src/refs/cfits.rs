@@ -186,27 +186,69 @@ impl CFits {
         self.check(status, "closing file")
     }
 
-    /// Number of HDUs in the file.
+    /// Number of HDUs in the file: walked one by one until cfitsio cannot move further (as its
+    /// `ffthdu` does), checking each HDU's byte span so an overflowing data size is an error
+    /// rather than an endless loop (see [`check_span`](Self::check_span)).
     pub fn num_hdus(&mut self) -> Result<usize> {
-        let mut n = 0;
+        let mut n = 0usize;
+        while let Ok(num) = c_int::try_from(n + 1) {
+            let mut status = 0;
+            // SAFETY: open handle; a null HDU-type pointer is allowed.
+            unsafe { sys::ffmahd(self.ptr, num, std::ptr::null_mut(), &mut status) };
+            if status != 0 {
+                // SAFETY: clearing cfitsio's message stack has no preconditions.
+                unsafe { sys::ffcmsg() };
+                break;
+            }
+            self.check_span(n)?;
+            n += 1;
+        }
+        if n == 0 {
+            self.goto_index(0)?;
+        }
+        Ok(n)
+    }
+
+    /// The current HDU (number `index`, for messages) must occupy a sane byte span: data after
+    /// the header, data end not before data start. An overflowing NAXISn/PCOUNT/GCOUNT product
+    /// wraps cfitsio's 64-bit sizes; cfitsio then finds "the next HDU" at this HDU's own place,
+    /// again and again, and its name search and HDU count never end.
+    fn check_span(&mut self, index: usize) -> Result<()> {
+        let (mut h, mut d, mut e) = (0, 0, 0);
         let mut status = 0;
-        // SAFETY: open handle, valid out pointers.
-        unsafe { sys::ffthdu(self.ptr, &mut n, &mut status) };
-        self.check(status, "counting HDUs")?;
-        Ok(n as usize)
+        // SAFETY: open handle positioned on an HDU; out-pointers to locals.
+        unsafe { sys::ffghadll(self.ptr, &mut h, &mut d, &mut e, &mut status) };
+        self.check(status, &format!("locating HDU {index}"))?;
+        if h < 0 || d <= h || e < d {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!(
+                    "HDU {index}: its header declares a data unit too large to address \
+                     (NAXISn, PCOUNT or GCOUNT out of range)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Move to HDU number `index` (0 = primary).
     pub fn goto_index(&mut self, index: usize) -> Result<()> {
+        let num = c_int::try_from(index + 1)
+            .map_err(|_| FramesError::invalid(&self.path, format!("HDU {index} out of range")))?;
         let mut status = 0;
         let mut exttype = 0;
         // SAFETY: open handle, valid out pointers.
-        unsafe { sys::ffmahd(self.ptr, index as c_int + 1, &mut exttype, &mut status) };
-        self.check(status, &format!("moving to HDU {index}"))
+        unsafe { sys::ffmahd(self.ptr, num, &mut exttype, &mut status) };
+        self.check(status, &format!("moving to HDU {index}"))?;
+        self.check_span(index)
     }
 
     /// Move to the extension named `name` (EXTNAME, any version). `Ok(false)` when absent.
+    ///
+    /// The HDUs are counted first: that walk stops on an impossible data size, which cfitsio's
+    /// own name search would otherwise cycle on forever.
     pub fn goto_name(&mut self, name: &str) -> Result<bool> {
+        self.num_hdus()?;
         let mut cname = cstring(&self.path, name)?.into_bytes_with_nul();
         let mut status = 0;
         // SAFETY: open handle; cfitsio only reads the NUL-terminated name buffer.
@@ -381,6 +423,43 @@ impl CFits {
         Ok((h as u64, d as u64, e as u64))
     }
 
+    /// Bytes of the current HDU's data unit, after checking that the data unit the header
+    /// declares lies inside the file (up to the final block's padding, which some writers omit).
+    /// Every read that allocates from header counts (NAXISn, NAXIS2 rows, TFORM widths) bounds
+    /// its allocation by this first, so a hostile header cannot ask for terabytes.
+    fn data_bytes(&mut self) -> Result<u64> {
+        let (_, d, e) = self.hdu_offsets()?;
+        let file_len = std::fs::metadata(&self.path)
+            .map_err(|e| FramesError::io(&self.path, e))?
+            .len();
+        if e < d || e > file_len.div_ceil(2880) * 2880 {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!(
+                    "the header declares a data unit ending at byte {e}, past the end of the \
+                     file ({file_len} bytes): truncated, or NAXISn/PCOUNT wrong"
+                ),
+            ));
+        }
+        Ok(e - d)
+    }
+
+    /// Refuse to allocate `count` items for a data unit of `bytes` bytes that cannot hold them
+    /// (each item needs at least `min_item_bytes` bytes of the file).
+    fn check_fits_in_data(&mut self, count: usize, min_item_bytes: u64, what: &str) -> Result<()> {
+        let bytes = self.data_bytes()?;
+        if (count as u64).saturating_mul(min_item_bytes) > bytes {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!(
+                    "{what}: the header declares {count} values, more than its {bytes}-byte data \
+                     unit can hold"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Read a window of the current image, converting to `T` with cfitsio's scaling (BZERO and
     /// BSCALE applied). `start`/`len` are per axis in numpy order (slowest first) and must lie
     /// inside the image. Returns the values in C order.
@@ -392,7 +471,11 @@ impl CFits {
             .map(|i| (start[i] + len[i]) as c_long)
             .collect();
         let mut inc: Vec<c_long> = vec![1; n];
-        let total: usize = len.iter().product();
+        let total = len
+            .iter()
+            .try_fold(1usize, |a, &l| a.checked_mul(l))
+            .ok_or_else(|| FramesError::invalid(&self.path, "image window size overflows"))?;
+        self.check_fits_in_data(total, 1, "image")?;
         let mut out = vec![T::default(); total];
         if total == 0 {
             return Ok(out);
@@ -595,9 +678,28 @@ impl CFits {
 
     /// Verify CHECKSUM/DATASUM of the current HDU: (data ok, hdu ok), each true when the sum is
     /// present and correct.
+    ///
+    /// The data unit the header declares must lie inside the file: cfitsio sums whatever size
+    /// the header claims, so an absurd NAXISn (say 2^63) would otherwise keep it busy for hours.
     pub fn verify_checksum(&mut self) -> Result<(bool, bool)> {
-        let (mut d, mut h) = (0, 0);
+        let (mut head, mut data, mut end) = (0, 0, 0);
         let mut status = 0;
+        // SAFETY: open handle positioned on an HDU; out-pointers to locals.
+        unsafe { sys::ffghadll(self.ptr, &mut head, &mut data, &mut end, &mut status) };
+        self.check(status, "locating the HDU")?;
+        let file_len = std::fs::metadata(&self.path)
+            .map_err(|e| FramesError::io(&self.path, e))?
+            .len();
+        if data < 0 || end < data || end as u64 > file_len {
+            return Err(FramesError::invalid(
+                &self.path,
+                format!(
+                    "HDU at byte {head}: its header declares a data unit ending at byte {end}, \
+                     past the end of the file ({file_len} bytes)"
+                ),
+            ));
+        }
+        let (mut d, mut h) = (0, 0);
         // SAFETY: valid out pointers.
         unsafe { sys::ffvcks(self.ptr, &mut d, &mut h, &mut status) };
         self.check(status, "verifying CHECKSUM")?;
@@ -647,6 +749,7 @@ impl CFits {
     pub fn column_f32(&mut self, name: &str) -> Result<Vec<f32>> {
         let col = self.require_column(name)?;
         let n = self.table_rows()?;
+        self.check_fits_in_data(n, 1, &format!("column {name}"))?;
         let mut out = vec![0f32; n];
         if n == 0 {
             return Ok(out);
@@ -675,6 +778,7 @@ impl CFits {
     pub fn column_i64(&mut self, name: &str) -> Result<Vec<i64>> {
         let col = self.require_column(name)?;
         let n = self.table_rows()?;
+        self.check_fits_in_data(n, 1, &format!("column {name}"))?;
         let mut out = vec![0i64; n];
         if n == 0 {
             return Ok(out);
@@ -723,7 +827,8 @@ impl CFits {
                 format!("column {name} is not text"),
             ));
         }
-        let w = (repeat.max(width) as usize) + 1;
+        let w = (repeat.max(width).max(0) as usize).saturating_add(1);
+        self.check_fits_in_data(n, w as u64 - 1, &format!("column {name}"))?;
         let mut bufs: Vec<Vec<c_char>> = (0..n).map(|_| vec![0 as c_char; w]).collect();
         let mut ptrs: Vec<*mut c_char> = bufs.iter_mut().map(|b| b.as_mut_ptr()).collect();
         let mut nulstr = [0 as c_char; 2];
