@@ -1,6 +1,7 @@
 //! `sloper demo`: the main job on built-in demo data. Simulates a small NIRCam grism TSO
-//! exposure (SUBGRISM64, 4 amplifiers) with its full reference set, then runs detector1 on it
-//! and prints what it wrote. Needs nothing but the binary.
+//! exposure (SUBGRISM64, 4 amplifiers) with its full reference set, runs detector1 on it, then
+//! tso3 (outlier detection, the white-light quick look and its PNG), and prints what it wrote.
+//! Needs nothing but the binary.
 
 use crate::pipeline::detector1::{self, settings::EXTRA_OPTIONS, Detector1Settings};
 use crate::simulate::{simulate, SimulateArgs};
@@ -74,6 +75,21 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<()> {
             r.tile_cols
         );
         print!("{}", r.times.table());
+    }
+    // Stage 3 on the rateints: outlier detection over a rolling window, and for this grism
+    // exposure the white-light quick-look curve with its PNG (image2 needs flat/photom
+    // references, which the simulator does not make).
+    for (uncal, _) in &report.uncal {
+        let rateints = crate::pipeline::naming::product_path(&out_dir, uncal, "rateints");
+        println!("sloper demo: tso3 on {}", rateints.display());
+        crate::cli::tso3::run(&crate::cli::tso3::Args {
+            args: vec![
+                rateints.display().to_string(),
+                "--refs".into(),
+                raw_dir.display().to_string(),
+                format!("--output_dir={}", out_dir.display()),
+            ],
+        })?;
     }
     println!(
         "sloper demo: done. Inspect a product with: sloper info {}",
