@@ -243,6 +243,18 @@ impl ProductFile {
         y0: usize,
         band: ArrayView2<T>,
     ) -> Result<()> {
+        if let Some(h) = self.images.iter().find(|h| h.name == name) {
+            let nx = h.shape[h.shape.len() - 1];
+            if band.ncols() != nx {
+                return Err(FramesError::invalid(
+                    &self.final_path,
+                    format!(
+                        "{name}: a band of whole rows must be {nx} wide, not {}",
+                        band.ncols()
+                    ),
+                ));
+            }
+        }
         self.write_rect(name, lead, y0, 0, band)
     }
 
@@ -295,7 +307,12 @@ impl ProductFile {
             for (i, n) in lead.iter().zip(&h.shape) {
                 plane = plane * n + i;
             }
-            (h.index, plane * ny + y0, band.nrows(), x0 == 0 && band.ncols() == nx)
+            (
+                h.index,
+                plane * ny + y0,
+                band.nrows(),
+                x0 == 0 && band.ncols() == nx,
+            )
         };
         let f = self.fits.as_mut().expect("open");
         f.goto_index(index)?;

@@ -35,10 +35,20 @@ pub(super) fn image(
 }
 
 fn write_band(p: &mut ProductFile, lead: &[usize], y0: usize, b: &RateBand) -> Result<()> {
-    write_rect(p, lead, y0, 0, b)
+    p.write_rows("SCI", lead, y0, b.sci)?;
+    p.write_rows("ERR", lead, y0, b.err)?;
+    p.write_rows("DQ", lead, y0, b.dq)?;
+    p.write_rows("VAR_POISSON", lead, y0, b.var_poisson)?;
+    p.write_rows("VAR_RNOISE", lead, y0, b.var_rnoise)
 }
 
-fn write_rect(p: &mut ProductFile, lead: &[usize], y0: usize, x0: usize, b: &RateBand) -> Result<()> {
+fn write_rect(
+    p: &mut ProductFile,
+    lead: &[usize],
+    y0: usize,
+    x0: usize,
+    b: &RateBand,
+) -> Result<()> {
     p.write_rect("SCI", lead, y0, x0, b.sci)?;
     p.write_rect("ERR", lead, y0, x0, b.err)?;
     p.write_rect("DQ", lead, y0, x0, b.dq)?;
