@@ -275,6 +275,9 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), String> {
 const ANY_FILE: &[(&str, Reader)] = &[
     ("ExposureMeta::read", |p, _| ok(ExposureMeta::read(p))),
     ("info::describe", |p, _| ok(sloper::cli::info::describe(p))),
+    ("fits::verify_checksums", |p, _| {
+        ok(frames::fits::verify_checksums(p))
+    }),
     ("verify_checksums", |p, _| {
         ok(frames::write::verify_checksums(p))
     }),
