@@ -500,7 +500,13 @@ impl FitsReader {
             }
             _ => {
                 let detail = cfitsio_message(st);
-                let label = self.hdu_label(hdu);
+                // The label is made from EXTNAME: an unreadable EXTNAME must not ask for it
+                // again (that recursed until the stack overflowed).
+                let label = if key.eq_ignore_ascii_case("EXTNAME") && hdu > 0 {
+                    format!("HDU {hdu} header")
+                } else {
+                    self.hdu_label(hdu)
+                };
                 Err(FramesError::invalid(
                     &self.path,
                     format!("keyword {key} in the {label} is not {}: {detail}", T::KIND),

@@ -148,3 +148,43 @@ fn table_declaring_more_rows_than_the_file_holds_is_refused() {
         "past the end of the file",
     );
 }
+
+/// Found by the fuzz test: NAXIS3 = 2^63 - 1 in the dark's SCI header overflowed the data-size
+/// multiplication (a panic in debug builds, a wrapped size in release).
+#[test]
+fn dark_with_an_overflowing_plane_count_is_refused() {
+    let meta = frames::meta::ExposureMeta::read(fixture(TINY_UNCAL)).unwrap();
+    let (_dir, p) = mutant("fixtures/oracle/tiny/ref_dark.fits", |b| {
+        set_card(b, "NAXIS3", 0, "9223372036854775807")
+    });
+    let r = std::panic::catch_unwind(|| frames::refs::DarkRef::load(&p, &meta)).expect("no panic");
+    let e = r.expect_err("must be refused").to_string();
+    assert!(e.contains(&*p.to_string_lossy()), "{e}");
+}
+
+/// Found by the fuzz test: one flipped bit turned `EXTNAME = 'DQ'` into `EXTNAME =('DQ'`. Reading
+/// it failed, the error message asked for the HDU's label, made from EXTNAME, which failed
+/// again... until the stack overflowed (`sloper info` aborted).
+#[test]
+fn unreadable_extname_is_an_error_not_a_stack_overflow() {
+    let (_dir, p) = mutant("fixtures/oracle/tiny/ref_dark.fits", |b| b[29529] ^= 1 << 3);
+    let mut r = frames::fits::FitsReader::open(&p).unwrap();
+    let dq = (0..r.num_hdus().unwrap())
+        .find(|&i| {
+            r.cards(i)
+                .unwrap()
+                .iter()
+                .any(|c| c.starts_with("EXTNAME =("))
+        })
+        .expect("the mutated card");
+    assert_clean_error(
+        r.hdu_name(dq),
+        &p,
+        &format!("keyword EXTNAME in the HDU {dq} header"),
+    );
+    assert_eq!(r.hdu_label(dq), format!("HDU {dq} header"));
+    assert!(frames::fits::FitsReader::open(&p)
+        .unwrap()
+        .hdu_summaries()
+        .is_err());
+}

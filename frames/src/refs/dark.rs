@@ -143,7 +143,15 @@ impl DarkRef {
             return Err(FramesError::invalid(path, "SCI has no planes"));
         }
         let (_, data_start, data_end) = cf.hdu_offsets()?;
-        let nbytes = stored_planes * ny * nx * 4;
+        // Checked: a hostile NAXIS3 must give an error, not an arithmetic overflow.
+        let nbytes = stored_planes
+            .checked_mul(ny)
+            .and_then(|v| v.checked_mul(nx))
+            .and_then(|v| v.checked_mul(4))
+            .filter(|&v| (v as u64).checked_add(data_start).is_some())
+            .ok_or_else(|| {
+                FramesError::invalid(path, "SCI NAXISn are too large (the data size overflows)")
+            })?;
         if data_end < data_start + nbytes as u64 {
             return Err(FramesError::invalid(
                 path,
