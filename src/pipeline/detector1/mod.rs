@@ -94,6 +94,23 @@ fn write_rate_like(
     Ok(())
 }
 
+/// Refuse an output directory we cannot write into, with the operating system's reason, before
+/// any work is done.
+fn check_output_dir(dir: &std::path::Path) -> Result<()> {
+    let shown = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(shown)
+        .with_context(|| format!("{}: cannot create the output directory", shown.display()))?;
+    let probe = shown.join(format!(".sloper-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .with_context(|| format!("{}: cannot write in the output directory", shown.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Write one tile of every product (runs on the writer thread).
 #[allow(clippy::too_many_arguments)]
 fn write_band(
@@ -207,6 +224,14 @@ fn tiles_of(ny: usize, nx: usize, grow: usize, rows: usize, cols: usize) -> Vec<
 
 fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let start = Instant::now();
+    // Signals now stop the run between tiles (writers dropped, temporary files removed).
+    let _signals = crate::interrupt::cooperate();
+    if s.verify_checksums {
+        for p in std::iter::once(&s.input).chain(s.reference_paths().iter()) {
+            frames::fits::verify_checksums(p)?;
+        }
+    }
+    check_output_dir(&s.output_dir)?;
     let input_name = s.input.display().to_string();
     log::info!(target: "stpipe.pipeline", "Step Detector1Pipeline running with args ({input_name:?},).");
     let mut times = StageTimes::default();

@@ -39,6 +39,10 @@ pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
         name: "mode",
         takes_value: true,
     },
+    crate::config::strun_args::ExtraOption {
+        name: "verify-checksums",
+        takes_value: false,
+    },
 ];
 
 /// Where the products go (official naming rules, `--output_dir`, `--output_file`).
@@ -87,6 +91,8 @@ pub struct Detector1Settings {
     /// Force the tile size (core rows × columns) instead of deriving it from the budget
     /// (`--tile 4x64`; for tests and benchmarks).
     pub tile: Option<(usize, usize)>,
+    /// Verify CHECKSUM/DATASUM of the input and every reference before using them.
+    pub verify_checksums: bool,
 }
 
 fn bool_param(cfg: &RunConfig, step: &str, name: &str) -> bool {
@@ -126,6 +132,30 @@ fn reference(
 }
 
 impl Detector1Settings {
+    /// Every reference file the run will read.
+    pub fn reference_paths(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = Vec::new();
+        let mut add = |p: Option<&PathBuf>| {
+            if let Some(p) = p {
+                if !v.contains(p) {
+                    v.push(p.clone());
+                }
+            }
+        };
+        add(self.mask.as_ref());
+        add(self.saturation.as_ref().map(|x| &x.0));
+        add(self.saturation_bias.as_ref());
+        add(self.superbias.as_ref());
+        add(self.linearity.as_ref());
+        add(self.dark.as_ref().map(|x| &x.0));
+        add(self.jump_gain.as_ref());
+        add(self.jump_readnoise.as_ref());
+        add(Some(&self.gain));
+        add(Some(&self.readnoise));
+        add(self.gain_scale.as_ref());
+        v
+    }
+
     pub fn from_config(cfg: &RunConfig) -> Result<Detector1Settings, String> {
         let refs_dir = cfg.extra("refs").map(PathBuf::from);
         let refs = refs_dir.as_deref();
@@ -390,6 +420,7 @@ impl Detector1Settings {
             threads,
             progress: cfg.extra("no-progress").is_none(),
             quiet: cfg.extra("quiet").is_some(),
+            verify_checksums: cfg.extra("verify-checksums").is_some(),
             tile: match cfg.extra("tile") {
                 None => None,
                 Some(t) => Some(
