@@ -6,9 +6,9 @@
 
 pub mod cli;
 pub mod config;
-pub mod logging;
 pub mod consumers;
 pub mod interrupt;
+pub mod logging;
 pub mod pipeline;
 pub mod quicklook;
 pub mod simulate;

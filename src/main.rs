@@ -16,7 +16,7 @@ enum Command {
     /// Simulate a small TSO exposure with its references and calibrate it (the built-in demo).
     Demo(cli::demo::DemoArgs),
     /// Write a synthetic raw exposure and its reference files in the official layouts.
-    Simulate(simulate::SimulateArgs),
+    Simulate(Box<simulate::SimulateArgs>),
     /// Summarise an exposure, product or reference file.
     Info(cli::info::InfoArgs),
     /// calwebb_detector1: raw ramps to _rate/_rateints (strun syntax; `sloper detector1 --help`).

@@ -57,16 +57,16 @@ fn pixel_dq(c: &Case) -> Vec<u32> {
         for x in 0..c.nx {
             let h = splitmix(hash_key(c.seed + 100, 0xFFFF, 0xFFFF, y as u64, x as u64));
             let mut f = 0u32;
-            if (h >> 20) % 37 == 0 {
+            if (h >> 20).is_multiple_of(37) {
                 f |= dq::DO_NOT_USE;
             }
-            if (h >> 40) % 53 == 0 {
+            if (h >> 40).is_multiple_of(53) {
                 f |= dq::HOT;
             }
             if c.text("ref_rule") == "border" {
                 let yy = y + c.substrt2 - 1;
                 let xx = x + c.substrt1 - 1;
-                if yy < 4 || yy >= 2044 || xx < 4 || xx >= 2044 {
+                if !(4..2044).contains(&yy) || !(4..2044).contains(&xx) {
                     f |= dq::REFERENCE_PIXEL;
                 }
             }

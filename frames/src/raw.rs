@@ -335,7 +335,10 @@ impl MappedImage {
         // map and never hand out references that outlive `&self` borrows, and the bytes are
         // unchanged by the advice). memmap2 checks the range lies inside the map. A refusal is
         // harmless (memory is merely not released), so the error is ignored.
-        let _ = unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len)
+        };
     }
 
     /// The whole data unit as big-endian bytes.

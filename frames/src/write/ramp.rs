@@ -67,16 +67,27 @@ impl RampWriter {
         groupdq: ArrayView2<u8>,
     ) -> Result<()> {
         self.file.write_rect("SCI", &[int, group], y0, x0, sci)?;
-        self.file.write_rect("GROUPDQ", &[int, group], y0, x0, groupdq)
+        self.file
+            .write_rect("GROUPDQ", &[int, group], y0, x0, groupdq)
     }
 
     /// A rectangle of PIXELDQ.
-    pub fn write_pixeldq_rect(&mut self, y0: usize, x0: usize, pixeldq: ArrayView2<u32>) -> Result<()> {
+    pub fn write_pixeldq_rect(
+        &mut self,
+        y0: usize,
+        x0: usize,
+        pixeldq: ArrayView2<u32>,
+    ) -> Result<()> {
         self.file.write_rect("PIXELDQ", &[], y0, x0, pixeldq)
     }
 
     /// A rectangle of AVDRKCUR (only when created `with_avdrkcur`).
-    pub fn write_avdrkcur_rect(&mut self, y0: usize, x0: usize, avdrkcur: ArrayView2<f32>) -> Result<()> {
+    pub fn write_avdrkcur_rect(
+        &mut self,
+        y0: usize,
+        x0: usize,
+        avdrkcur: ArrayView2<f32>,
+    ) -> Result<()> {
         self.file.write_rect("AVDRKCUR", &[], y0, x0, avdrkcur)
     }
 

@@ -38,7 +38,14 @@ impl RefpixPlan {
     /// into tiles gets the same values.
     ///
     /// Panics if the rectangle does not fit inside the frame (a driver bug).
-    pub fn apply_rect(&self, correction: &GroupCorrection, y0: usize, x0: usize, width: usize, rows: &mut [f32]) {
+    pub fn apply_rect(
+        &self,
+        correction: &GroupCorrection,
+        y0: usize,
+        x0: usize,
+        width: usize,
+        rows: &mut [f32],
+    ) {
         let emb = self.embedding();
         let ncols = emb.ncols;
         assert!(
@@ -77,7 +84,10 @@ impl RefpixPlan {
             }
         } else {
             // Amplifiers are bands of DMS columns; the side signal is one value per row.
-            let offsets: Vec<f64> = self.amp_axis()[x0..x0 + width].iter().map(|&c| offset_at(c)).collect();
+            let offsets: Vec<f64> = self.amp_axis()[x0..x0 + width]
+                .iter()
+                .map(|&c| offset_at(c))
+                .collect();
             for (k, row) in rows.chunks_exact_mut(width).enumerate() {
                 let s = side_at(y0 + k);
                 for (v, &offset) in row.iter_mut().zip(&offsets) {
