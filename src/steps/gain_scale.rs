@@ -1,7 +1,8 @@
 //! gain_scale (spec §13): multiply rate products by GAINFACT when the gain reference has one.
 
-/// Scale one product's arrays in place: data and error by `f`, variances by `f²` (float32, the
-/// factor rounded to float32 first as numpy does with a Python float).
+/// Scale one product's arrays in place: SCI and ERR times the factor, the variances times its
+/// square. numpy applies a Python-float factor in float32 (NEP 50), and `f**2` is taken in
+/// double before that cast, so both roundings are reproduced. Slices may be any length.
 pub fn apply(
     factor: f64,
     sci: &mut [f32],

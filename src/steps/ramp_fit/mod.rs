@@ -169,24 +169,8 @@ pub struct FitValues {
     pub var_rnoise: f32,
 }
 
-/// gain_scale (spec §13) on one product's arrays: SCI and ERR times the factor, the variances
-/// times its square. numpy applies a Python-float factor in float32 (NEP 50), and `f**2` is taken
-/// in double before that cast, so both roundings are reproduced. Slices may be any length.
-pub fn gain_scale(
-    factor: f64,
-    sci: &mut [f32],
-    err: &mut [f32],
-    var_poisson: &mut [f32],
-    var_rnoise: &mut [f32],
-) {
-    let f = factor as f32;
-    let f2 = (factor * factor) as f32;
-    sci.iter_mut().chain(err.iter_mut()).for_each(|v| *v *= f);
-    var_poisson
-        .iter_mut()
-        .chain(var_rnoise.iter_mut())
-        .for_each(|v| *v *= f2);
-}
+/// gain_scale (spec §13) lives in its own module; re-exported here for callers of the fit.
+pub use super::gain_scale::apply as gain_scale;
 
 #[cfg(test)]
 mod golden_tests;
