@@ -89,11 +89,18 @@ pub struct Tile {
     pub cols: usize,
 }
 
-/// Cut an `ny × nx` frame into tiles whose halo-extended area times `bytes_per_pixel` fits the
-/// budget. Tiles are whole rows when possible (contiguous reads, full-row writes); otherwise the
-/// columns are split too. Never returns an empty tile: with a budget too small for even one
-/// pixel plus halo, the tiles are a single pixel wide and the caller is told via
-/// [`TilePlan::over_budget`].
+/// Fewest core rows a whole-row band may have before tiles are split into columns too.
+pub const MIN_BAND_ROWS: usize = 4;
+
+/// Smallest working set given to tiles, even when `fixed_bytes` leaves less of the budget:
+/// absurdly small tiles would only make the run slow, not small.
+pub const MIN_TILE_BYTES: u64 = 32 << 20;
+
+/// Cut an `ny × nx` frame into tiles whose halo-extended area times `bytes_per_pixel` fits
+/// three quarters of what `fixed_bytes` leaves of the budget (the rest absorbs pages the kernel
+/// maps around memory-mapped reads, and allocator slack). Whole-row bands while they hold at
+/// least [`MIN_BAND_ROWS`] rows (contiguous reads and writes), else near-square tiles, which
+/// keep the halo overhead small when each pixel holds many reads.
 pub fn plan_tiles(
     ny: usize,
     nx: usize,
@@ -102,45 +109,51 @@ pub fn plan_tiles(
     fixed_bytes: u64,
     budget: MemoryBudget,
 ) -> TilePlan {
-    let avail = budget.bytes().saturating_sub(fixed_bytes).max(1);
-    let max_pixels = (avail / bytes_per_pixel.max(1)).max(1) as usize;
-    let (rows, cols);
-    let full_row = nx + 2 * halo;
-    if max_pixels >= full_row * (1 + 2 * halo) {
-        cols = nx;
-        rows = (max_pixels / full_row)
-            .saturating_sub(2 * halo)
-            .clamp(1, ny.max(1));
+    let mut avail = budget.bytes().saturating_sub(fixed_bytes) / 4 * 3;
+    let over_budget = avail < MIN_TILE_BYTES;
+    if over_budget {
+        avail = MIN_TILE_BYTES;
+    }
+    let max_pixels = ((avail / bytes_per_pixel.max(1)) as usize).max(1);
+    let (rows, cols) = if max_pixels / nx.max(1) >= (MIN_BAND_ROWS + 2 * halo).min(ny + 2 * halo) {
+        (
+            (max_pixels / nx.max(1))
+                .saturating_sub(2 * halo)
+                .clamp(1, ny.max(1)),
+            nx.max(1),
+        )
     } else {
-        rows = 1;
-        cols = (max_pixels / (1 + 2 * halo))
+        let side = (max_pixels as f64).sqrt() as usize;
+        let rows = side.saturating_sub(2 * halo).clamp(1, ny.max(1));
+        let cols = (max_pixels / (rows + 2 * halo))
             .saturating_sub(2 * halo)
             .clamp(1, nx.max(1));
+        (rows, cols)
+    };
+    TilePlan {
+        tiles: tiles_of(ny, nx, rows, cols),
+        rows,
+        cols,
+        over_budget,
     }
+}
+
+/// Tiles of `rows × cols` core pixels covering an `ny × nx` frame, row-major (the far edges
+/// get the remainders).
+pub fn tiles_of(ny: usize, nx: usize, rows: usize, cols: usize) -> Vec<Tile> {
+    let (rows, cols) = (rows.max(1), cols.max(1));
     let mut tiles = Vec::new();
-    let mut y0 = 0;
-    while y0 < ny {
-        let r = rows.min(ny - y0);
-        let mut x0 = 0;
-        while x0 < nx {
-            let c = cols.min(nx - x0);
+    for y0 in (0..ny).step_by(rows) {
+        for x0 in (0..nx).step_by(cols) {
             tiles.push(Tile {
                 y0,
                 x0,
-                rows: r,
-                cols: c,
+                rows: rows.min(ny - y0),
+                cols: cols.min(nx - x0),
             });
-            x0 += c;
         }
-        y0 += r;
     }
-    let worst = (rows + 2 * halo) as u64 * (cols + 2 * halo) as u64 * bytes_per_pixel + fixed_bytes;
-    TilePlan {
-        tiles,
-        rows,
-        cols,
-        over_budget: worst > budget.bytes(),
-    }
+    tiles
 }
 
 /// The result of [`plan_tiles`].
@@ -150,7 +163,8 @@ pub struct TilePlan {
     /// Core rows and columns of a full tile.
     pub rows: usize,
     pub cols: usize,
-    /// True when even the smallest tile exceeds the budget.
+    /// True when `fixed_bytes` left less than [`MIN_TILE_BYTES`] of the budget, so the plan
+    /// goes over it (the caller should say so).
     pub over_budget: bool,
 }
 
@@ -176,8 +190,8 @@ mod tests {
     fn tiles_cover_the_frame_once() {
         for &(ny, nx, bpp, budget) in &[
             (256, 2048, 3500u64, 256u64 << 20),
-            (64, 64, 50, 4096),
-            (2048, 2048, 100_000, 64 << 20),
+            (64, 64, 50, 64 << 20),
+            (2048, 2048, 100_000, 256 << 20),
             (7, 5, 1, 1),
         ] {
             let plan = plan_tiles(ny, nx, 2, bpp, 0, MemoryBudget::from_bytes(budget));
@@ -195,14 +209,24 @@ mod tests {
 
     #[test]
     fn tiles_respect_the_budget() {
-        // 1000 ints x 10 groups x 5 bytes per read = 50 kB per pixel.
-        let bpp = 1000 * 10 * 5;
+        // 1000 ints x 10 groups x 6 bytes per read: near-square tiles within 3/4 of the budget.
+        let bpp = 1000 * 10 * 6;
         let plan = plan_tiles(256, 2048, 2, bpp, 0, MemoryBudget::DEFAULT);
         assert!(!plan.over_budget);
-        assert!(((plan.rows + 4) * (plan.cols + 4)) as u64 * bpp <= 256 << 20);
-        assert!(plan.cols < 2048);
-        let plan = plan_tiles(256, 2048, 2, 10 * 10 * 5, 0, MemoryBudget::DEFAULT);
+        assert!(((plan.rows + 4) * (plan.cols + 4)) as u64 * bpp <= (256 << 20) / 4 * 3);
+        assert!(
+            plan.cols < 2048 && plan.rows > 16,
+            "{}x{}",
+            plan.rows,
+            plan.cols
+        );
+        // Few reads per pixel: whole-row bands.
+        let plan = plan_tiles(256, 2048, 2, 10 * 10 * 6, 0, MemoryBudget::DEFAULT);
         assert_eq!(plan.cols, 2048);
         assert!(plan.rows >= 100);
+        // References larger than the budget: the floor, flagged.
+        let plan = plan_tiles(2048, 2048, 2, 100, 300 << 20, MemoryBudget::DEFAULT);
+        assert!(plan.over_budget);
+        assert!(((plan.rows + 4) * 2048) as u64 * 100 <= MIN_TILE_BYTES);
     }
 }

@@ -11,7 +11,7 @@ pub mod metrics;
 pub mod plane;
 pub mod source;
 
-pub use budget::{plan_tiles, MemoryBudget, Tile, TilePlan};
+pub use budget::{plan_tiles, tiles_of, MemoryBudget, Tile, TilePlan};
 pub use frame::{Frame, FrameGeometry};
 pub use metrics::{Latency, StageTimes};
 pub use source::{live_feed, FeedProducer, FrameSource, LiveSource, StreamError};

@@ -161,65 +161,12 @@ fn write_band(
     Ok(())
 }
 
-/// Cut the frame into tiles whose working set fits the budget: whole-row bands while they can
-/// hold at least `MIN_BAND_ROWS` rows (contiguous reads and writes), else near-square tiles,
-/// which keep the halo overhead small when a pixel's reads are many (large NINTS).
-fn plan_tiles(
-    ny: usize,
-    nx: usize,
-    grow: usize,
-    per_pixel: u64,
-    fixed: u64,
-    budget: stream::MemoryBudget,
-) -> Vec<TileRect> {
-    const MIN_BAND_ROWS: usize = 4;
-    let halo = 1 + grow;
-    // Three quarters of what is left: the rest absorbs mapped-file pages the kernel maps
-    // around our reads (fault-around) before they are released, and allocator slack.
-    let mut avail = budget.bytes().saturating_sub(fixed) / 4 * 3;
-    // Never fall to absurdly small tiles: when the references alone (full-frame ones are large)
-    // leave less than this for the tiles, go over the budget and say so.
-    const MIN_TILE_BYTES: u64 = 32 << 20;
-    if avail < MIN_TILE_BYTES {
-        log::warn!(
-            target: "jwst.detector1",
-            "the references need {} MiB, leaving too little of --max-memory={} for the data: using {} MiB for tiles",
-            fixed >> 20,
-            budget,
-            MIN_TILE_BYTES >> 20
-        );
-        avail = MIN_TILE_BYTES;
-    }
-    let max_pixels = ((avail / per_pixel.max(1)) as usize).max(1);
-    let (rows, cols) =
-        if max_pixels / nx >= MIN_BAND_ROWS + 2 * halo || max_pixels / nx >= ny + 2 * halo {
-            ((max_pixels / nx).saturating_sub(2 * halo).clamp(1, ny), nx)
-        } else {
-            let side = (max_pixels as f64).sqrt() as usize;
-            let rows = side.saturating_sub(2 * halo).clamp(1, ny);
-            let cols = (max_pixels / (rows + 2 * halo))
-                .saturating_sub(2 * halo)
-                .clamp(1, nx);
-            (rows, cols)
-        };
-    tiles_of(ny, nx, grow, rows, cols)
-}
-
-/// Tiles of `rows × cols` core pixels covering the frame (smaller at the far edges).
-fn tiles_of(ny: usize, nx: usize, grow: usize, rows: usize, cols: usize) -> Vec<TileRect> {
-    let mut tiles = Vec::new();
-    for y0 in (0..ny).step_by(rows) {
-        for x0 in (0..nx).step_by(cols) {
-            tiles.push(TileRect::new(
-                y0..(y0 + rows).min(ny),
-                x0..(x0 + cols).min(nx),
-                ny,
-                nx,
-                grow,
-            ));
-        }
-    }
+/// The tiles of `plan` with their halos (four-neighbour flagging plus saturation growth).
+fn tile_rects(tiles: &[stream::Tile], ny: usize, nx: usize, grow: usize) -> Vec<TileRect> {
     tiles
+        .iter()
+        .map(|t| TileRect::new(t.y0..t.y0 + t.rows, t.x0..t.x0 + t.cols, ny, nx, grow))
+        .collect()
 }
 
 fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
@@ -313,8 +260,20 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
     let fixed = prep.resident_bytes() + BASELINE_BYTES;
     let tiles = match s.tile {
-        Some((r, c)) => tiles_of(ny, nx, grow, r.min(ny), c.min(nx)),
-        None => plan_tiles(ny, nx, grow, per_pixel, fixed, s.max_memory),
+        Some((r, c)) => tile_rects(&stream::tiles_of(ny, nx, r, c), ny, nx, grow),
+        None => {
+            let plan = stream::plan_tiles(ny, nx, 1 + grow, per_pixel, fixed, s.max_memory);
+            if plan.over_budget {
+                log::warn!(
+                    target: "jwst.detector1",
+                    "the references need {} MiB, leaving too little of --max-memory={} for the data: using {} MiB for tiles",
+                    fixed >> 20,
+                    s.max_memory,
+                    stream::budget::MIN_TILE_BYTES >> 20
+                );
+            }
+            tile_rects(&plan.tiles, ny, nx, grow)
+        }
     };
 
     // Products.
