@@ -61,7 +61,13 @@ impl PipelineSpec {
     }
 }
 
-const fn p(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> ParamSpec {
+/// A parameter spec (shared by every pipeline's spec table).
+pub(crate) const fn p(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    help: &'static str,
+) -> ParamSpec {
     ParamSpec {
         name,
         kind,

@@ -8,18 +8,9 @@
 //! sloper's white light is a quick-look box extraction, not the official extract_1d +
 //! white_light chain.
 
-use crate::config::registry::{ParamSpec, PipelineSpec, StepSpec};
+use crate::config::registry::{p, ParamSpec, PipelineSpec, StepSpec};
 use crate::config::strun_args::ExtraOption;
-use crate::config::Kind::{self, Bool, Float, Int, Str};
-
-const fn p(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind,
-        default,
-        help,
-    }
-}
+use crate::config::Kind::{Bool, Float, Int, Str};
 
 const fn step(
     alias: &'static str,
