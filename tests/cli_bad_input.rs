@@ -30,10 +30,7 @@ fn run(uncal: &Path, refs: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
 }
 
 fn assert_empty(out: &Path) {
-    let left: Vec<_> = match std::fs::read_dir(out) {
-        Ok(d) => d.map(|e| e.unwrap().file_name()).collect(),
-        Err(_) => vec![],
-    };
+    let left = common::entries(out);
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 

@@ -8,11 +8,12 @@
 //! EFBIG instead of killing the process).
 #![cfg(unix)]
 
-use std::io::Read;
+mod common;
+
+use common::{entries, fingerprint};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-const EXPOSURE: &str = "jw01234001001_01101_00001_nrcalong";
 
 fn sloper_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sloper")
@@ -20,45 +21,7 @@ fn sloper_bin() -> &'static str {
 
 /// 2 integrations × 5 groups × 256 × 256: its _rate alone (1.3 MB) overflows the 1 MiB disk.
 fn simulate(dir: &Path) -> PathBuf {
-    let status = Command::new(sloper_bin())
-        .args([
-            "simulate",
-            "--nints",
-            "2",
-            "--ngroups",
-            "5",
-            "--ny",
-            "256",
-            "--nx",
-            "256",
-        ])
-        .args(["--seed", "11", "--outdir"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run sloper simulate");
-    assert!(status.success(), "sloper simulate failed");
-    dir.join(format!("{EXPOSURE}_uncal.fits"))
-}
-
-fn fingerprint(path: &Path) -> (u64, u64) {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .unwrap();
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (bytes.len() as u64, hash)
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    common::simulate_cli(dir, 2, 5, 11)
 }
 
 fn detector1_args(input: &Path, out: &Path) -> Vec<String> {

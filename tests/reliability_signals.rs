@@ -7,7 +7,10 @@
 //! as soon as the product writers have created their temporary files, i.e. mid-run.
 #![cfg(unix)]
 
-use std::io::Read;
+mod common;
+
+use common::{entries, fingerprint};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,46 +23,7 @@ fn sloper() -> Command {
 
 /// Simulate the input: 4 integrations × 10 groups × 256 × 256 (5 MB), every reference beside it.
 fn simulate(dir: &Path) -> PathBuf {
-    let status = sloper()
-        .args([
-            "simulate",
-            "--nints",
-            "4",
-            "--ngroups",
-            "10",
-            "--ny",
-            "256",
-            "--nx",
-            "256",
-        ])
-        .args(["--seed", "7", "--outdir"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run sloper simulate");
-    assert!(status.success(), "sloper simulate failed");
-    dir.join(format!("{EXPOSURE}_uncal.fits"))
-}
-
-/// FNV-1a over the whole file: enough to notice any modified byte of the input.
-fn fingerprint(path: &Path) -> (u64, u64) {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .unwrap();
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (bytes.len() as u64, hash)
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    common::simulate_cli(dir, 4, 10, 7)
 }
 
 /// Start detector1 on many small tiles, one thread, so the run takes several seconds.

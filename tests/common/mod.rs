@@ -124,3 +124,50 @@ pub fn assert_same_images(ours: &Path, golden: &Path) {
         }
     }
 }
+
+/// `sloper simulate` (the built binary) of `nints × ngroups × 256 × 256` with every reference,
+/// into `dir`; returns the raw file.
+pub fn simulate_cli(dir: &Path, nints: usize, ngroups: usize, seed: u64) -> PathBuf {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+        .arg("simulate")
+        .args([
+            "--nints",
+            &nints.to_string(),
+            "--ngroups",
+            &ngroups.to_string(),
+        ])
+        .args([
+            "--ny",
+            "256",
+            "--nx",
+            "256",
+            "--seed",
+            &seed.to_string(),
+            "--outdir",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run sloper simulate");
+    assert!(status.success(), "sloper simulate failed");
+    dir.join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+}
+
+/// Length and FNV-1a hash of a whole file: enough to notice any modified byte.
+pub fn fingerprint(path: &Path) -> (u64, u64) {
+    let bytes = std::fs::read(path).unwrap();
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (bytes.len() as u64, hash)
+}
+
+/// File names in `dir` (empty when it does not exist).
+pub fn entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

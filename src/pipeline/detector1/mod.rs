@@ -222,10 +222,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         ramp,
         budget: s.max_memory,
     };
-
-    debug_rss("after references");
     let pass_a: PassA = exact::pass_a(&raw, &prep, &params, &mut times)?;
-    debug_rss("after pass A");
     let jump_setup: Option<JumpSetup> = match &s.jump {
         Some(p) => {
             let mut scratch = Vec::new();
@@ -451,7 +448,6 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         compute?;
         written
     })?;
-    debug_rss("after pass B");
     let (mut rate_w, mut ints_w, ramp_w, fitted) = writers;
     times.add("write (overlapped)", write_times);
     if let Some(pb) = progress {
@@ -497,7 +493,6 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         drop(ints_w);
     }
     times.add("write", t0.elapsed());
-    debug_rss("after finish");
     for (stage, d) in times.entries() {
         crate::logging::step_done(stage, d.as_secs_f64());
     }
@@ -516,15 +511,4 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         times,
         wall_seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-pub(crate) fn debug_rss(what: &str) {
-    if std::env::var_os("SLOPER_DEBUG_RSS").is_some() {
-        let st = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let l: Vec<&str> = st
-            .lines()
-            .filter(|l| l.starts_with("Rss") || l.starts_with("VmHWM"))
-            .collect();
-        eprintln!("{what}: {}", l.join(" "));
-    }
 }
