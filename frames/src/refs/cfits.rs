@@ -152,6 +152,20 @@ impl CFits {
         Self::open_mode(path, sys::READONLY)
     }
 
+    /// Open an existing file for reading and writing (a product resumed by its writer).
+    pub fn open_readwrite(path: &Path) -> Result<Self> {
+        Self::open_mode(path, sys::READWRITE)
+    }
+
+    /// Hand every buffered change to the operating system (cfitsio's `ffflus`), so the file on
+    /// disk is a complete FITS file holding everything written so far.
+    pub fn flush(&mut self) -> Result<()> {
+        let mut status = 0;
+        // SAFETY: open handle.
+        unsafe { sys::ffflus(self.ptr, &mut status) };
+        self.check(status, "flushing the file")
+    }
+
     /// Create a new, empty file (fails if it exists).
     pub fn create(path: &Path) -> Result<Self> {
         if path.exists() {

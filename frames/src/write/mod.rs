@@ -19,6 +19,6 @@ mod rate;
 pub use crate::refs::cfits::KeyValue;
 pub use cal::{CalBand, CalWriter, CalintsWriter};
 pub use header::{official_comment, Card, ProductHeader, CAL_VER};
-pub use product::verify_checksums;
+pub use product::{resumable_temp_path, verify_checksums};
 pub use ramp::RampWriter;
 pub use rate::{RateBand, RateWriter, RateintsWriter};

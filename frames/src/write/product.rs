@@ -69,6 +69,9 @@ pub(crate) struct ProductFile {
     final_path: PathBuf,
     images: Vec<ImageHdu>,
     nhdus: usize,
+    /// Resumable product: dropping it unfinished closes the file and keeps it (a later run
+    /// reopens it) instead of deleting it.
+    keep: bool,
 }
 
 /// Temporary name next to `final_path`: `.NAME.sloper-tmp-PID`.
@@ -84,6 +87,15 @@ fn temp_name(final_path: &Path) -> Result<PathBuf> {
     Ok(final_path.with_file_name(tmp))
 }
 
+/// Name of a resumable product's partial file next to `final_path`: `.NAME.sloper-partial`
+/// (no process id: the run that resumes it has another one).
+pub fn resumable_temp_path(final_path: &Path) -> Result<PathBuf> {
+    let name = final_path
+        .file_name()
+        .ok_or_else(|| FramesError::invalid(final_path, "output path has no file name"))?;
+    Ok(final_path.with_file_name(format!(".{}.sloper-partial", name.to_string_lossy())))
+}
+
 impl ProductFile {
     /// Create the temporary file with the primary header and every HDU of `items`.
     pub fn create(
@@ -93,6 +105,32 @@ impl ProductFile {
         items: Vec<Item>,
     ) -> Result<Self> {
         let tmp = temp_name(final_path)?;
+        Self::create_at(tmp, false, final_path, header, datamodel, items)
+    }
+
+    /// [`create`](Self::create) for a run that may be resumed: the file is written at
+    /// [`resumable_temp_path`], kept when the product is dropped unfinished, and synced to disk
+    /// once its headers are written (so a later [`reopen`](Self::reopen) finds every HDU).
+    pub fn create_resumable(
+        final_path: &Path,
+        header: &ProductHeader,
+        datamodel: &str,
+        items: Vec<Item>,
+    ) -> Result<Self> {
+        let tmp = resumable_temp_path(final_path)?;
+        let mut p = Self::create_at(tmp, true, final_path, header, datamodel, items)?;
+        p.sync()?;
+        Ok(p)
+    }
+
+    fn create_at(
+        tmp: PathBuf,
+        keep: bool,
+        final_path: &Path,
+        header: &ProductHeader,
+        datamodel: &str,
+        items: Vec<Item>,
+    ) -> Result<Self> {
         if tmp.exists() {
             std::fs::remove_file(&tmp).map_err(|e| FramesError::io(&tmp, e))?;
         }
@@ -104,9 +142,150 @@ impl ProductFile {
             final_path: final_path.to_path_buf(),
             images: Vec::new(),
             nhdus: 0,
+            keep,
         };
         product.build(&mut input, header, datamodel, items)?;
         Ok(product)
+    }
+
+    /// Reopen the partial file a resumable run left for `final_path` (made by
+    /// [`create_resumable`](Self::create_resumable) with the same `datamodel` and `items`).
+    /// The file is checked to be that product (DATAMODL, FILENAME, every image HDU with its
+    /// element type and shape, no data unit past the end of the file). Nothing counts as
+    /// written: the caller declares what the earlier run completed with
+    /// [`mark_written`](Self::mark_written), so `finish` still refuses a gap.
+    pub fn reopen(final_path: &Path, datamodel: &str, items: Vec<Item>) -> Result<Self> {
+        let tmp = resumable_temp_path(final_path)?;
+        let mut fits = CFits::open_readwrite(&tmp)?;
+        let nhdus = fits.num_hdus()?;
+        let file_len = std::fs::metadata(&tmp)
+            .map_err(|e| FramesError::io(&tmp, e))?
+            .len();
+        let mut names = Vec::with_capacity(nhdus);
+        for i in 0..nhdus {
+            fits.goto_index(i)?;
+            let (_, _, end) = fits.hdu_offsets()?;
+            if end > file_len {
+                return Err(FramesError::invalid(
+                    &tmp,
+                    format!(
+                        "partial product is truncated (HDU {i} ends at byte {end}, the file has {file_len})"
+                    ),
+                ));
+            }
+            names.push(if i == 0 {
+                String::new()
+            } else {
+                fits.key_str("EXTNAME")?.unwrap_or_default()
+            });
+        }
+        fits.goto_index(0)?;
+        let final_name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        for (key, want) in [("DATAMODL", datamodel), ("FILENAME", final_name.as_str())] {
+            let got = fits.key_str(key)?;
+            if got.as_deref() != Some(want) {
+                return Err(FramesError::invalid(
+                    &tmp,
+                    format!("partial product has {key} {got:?}, expected {want:?}"),
+                ));
+            }
+        }
+        let mut images = Vec::new();
+        for item in items {
+            let Item::Image {
+                name, dtype, shape, ..
+            } = item
+            else {
+                continue;
+            };
+            let index = names
+                .iter()
+                .position(|n| n == name)
+                .filter(|&i| i > 0)
+                .ok_or_else(|| {
+                    FramesError::invalid(&tmp, format!("partial product has no {name} HDU"))
+                })?;
+            fits.goto_index(index)?;
+            let info = fits.image_info()?;
+            let type_ok = match dtype {
+                Dtype::F32 => info.bitpix == -32,
+                Dtype::U32 => info.bitpix == 32 && info.bzero == 2_147_483_648.0,
+                Dtype::U8 => info.bitpix == 8,
+            };
+            if !type_ok || info.shape != shape {
+                return Err(FramesError::invalid(
+                    &tmp,
+                    format!(
+                        "partial product's {name} HDU is BITPIX {} {:?}, expected {dtype:?} {shape:?}",
+                        info.bitpix, info.shape
+                    ),
+                ));
+            }
+            let rows: usize = shape[..shape.len() - 1].iter().product();
+            images.push(ImageHdu {
+                name,
+                index,
+                dtype,
+                shape,
+                written: vec![0; rows],
+            });
+        }
+        Ok(ProductFile {
+            fits: Some(fits),
+            tmp,
+            final_path: final_path.to_path_buf(),
+            images,
+            nhdus,
+            keep: true,
+        })
+    }
+
+    /// Declare the rectangle `rows × cols` at (`y0`, `x0`) of every plane of every image as
+    /// written (by the earlier run of a reopened product), for `finish`'s completeness check.
+    pub fn mark_written(&mut self, y0: usize, x0: usize, rows: usize, cols: usize) -> Result<()> {
+        for h in &mut self.images {
+            let nd = h.shape.len();
+            let (ny, nx) = (h.shape[nd - 2], h.shape[nd - 1]);
+            if y0 + rows > ny || x0 + cols > nx {
+                return Err(FramesError::invalid(
+                    &self.final_path,
+                    format!(
+                        "{}: rectangle of {rows}x{cols} at row {y0}, column {x0} does not fit {ny}x{nx}",
+                        h.name
+                    ),
+                ));
+            }
+            for plane in h.written.chunks_mut(ny) {
+                for w in &mut plane[y0..y0 + rows] {
+                    *w = w.saturating_add(cols as u32);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand everything written so far to the operating system and wait until it is on disk, so
+    /// a checkpoint taken afterwards never claims data a crash could lose.
+    pub fn sync(&mut self) -> Result<()> {
+        self.fits().flush()?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.tmp)
+            .map_err(|e| FramesError::io(&self.tmp, e))?;
+        file.sync_data().map_err(|e| FramesError::io(&self.tmp, e))
+    }
+
+    /// Close and delete the temporary file (also for a resumable product, which dropping keeps).
+    pub fn discard(mut self) -> Result<()> {
+        self.fits.take();
+        let tmp = std::mem::take(&mut self.tmp);
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FramesError::io(&tmp, e)),
+            _ => Ok(()),
+        }
     }
 
     fn fits(&mut self) -> &mut CFits {
@@ -397,9 +576,10 @@ impl ProductFile {
 
 impl Drop for ProductFile {
     fn drop(&mut self) {
-        // Close first (cfitsio may still flush buffers), then delete the partial file.
+        // Close first (cfitsio may still flush buffers), then delete the partial file (unless a
+        // later run is to resume it).
         self.fits.take();
-        if !self.tmp.as_os_str().is_empty() {
+        if !self.keep && !self.tmp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }

@@ -6,7 +6,7 @@ use ndarray::ArrayView2;
 
 use super::header::{Card, ProductHeader};
 use super::product::{Dtype, Item, ProductFile};
-use super::rate::image;
+use super::rate::{image, resumable_methods};
 use crate::Result;
 
 /// Streaming writer of a `_ramp.fits`: PRIMARY, SCI f32 (nints, ngroups, ny, nx), PIXELDQ u32
@@ -14,6 +14,28 @@ use crate::Result;
 /// and INT_TIMES copied from the input. No ERR (as the official RampModel).
 pub struct RampWriter {
     file: ProductFile,
+}
+
+fn ramp_items(
+    nints: usize,
+    ngroups: usize,
+    ny: usize,
+    nx: usize,
+    with_avdrkcur: bool,
+) -> Vec<Item> {
+    let s4 = [nints, ngroups, ny, nx];
+    let s2 = [ny, nx];
+    let mut items = vec![
+        image("SCI", Dtype::F32, &s4, None, true),
+        image("PIXELDQ", Dtype::U32, &s2, None, false),
+        image("GROUPDQ", Dtype::U8, &s4, None, false),
+    ];
+    if with_avdrkcur {
+        items.push(image("AVDRKCUR", Dtype::F32, &s2, None, false));
+    }
+    items.push(Item::CopyTable { name: "GROUP" });
+    items.push(Item::CopyTable { name: "INT_TIMES" });
+    items
 }
 
 impl RampWriter {
@@ -26,22 +48,45 @@ impl RampWriter {
         nx: usize,
         with_avdrkcur: bool,
     ) -> Result<Self> {
-        let s4 = [nints, ngroups, ny, nx];
-        let s2 = [ny, nx];
-        let mut items = vec![
-            image("SCI", Dtype::F32, &s4, None, true),
-            image("PIXELDQ", Dtype::U32, &s2, None, false),
-            image("GROUPDQ", Dtype::U8, &s4, None, false),
-        ];
-        if with_avdrkcur {
-            items.push(image("AVDRKCUR", Dtype::F32, &s2, None, false));
-        }
-        items.push(Item::CopyTable { name: "GROUP" });
-        items.push(Item::CopyTable { name: "INT_TIMES" });
+        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
         Ok(RampWriter {
             file: ProductFile::create(final_path, header, "RampModel", items)?,
         })
     }
+
+    /// [`create`](Self::create) for a run that may be resumed (see
+    /// [`RateWriter::create_resumable`](super::RateWriter::create_resumable)).
+    pub fn create_resumable(
+        final_path: &Path,
+        header: &ProductHeader,
+        nints: usize,
+        ngroups: usize,
+        ny: usize,
+        nx: usize,
+        with_avdrkcur: bool,
+    ) -> Result<Self> {
+        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
+        Ok(RampWriter {
+            file: ProductFile::create_resumable(final_path, header, "RampModel", items)?,
+        })
+    }
+
+    /// Reopen the partial file a resumable run left (checked to be this product and shape).
+    pub fn reopen(
+        final_path: &Path,
+        nints: usize,
+        ngroups: usize,
+        ny: usize,
+        nx: usize,
+        with_avdrkcur: bool,
+    ) -> Result<Self> {
+        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
+        Ok(RampWriter {
+            file: ProductFile::reopen(final_path, "RampModel", items)?,
+        })
+    }
+
+    resumable_methods!();
 
     /// Rows `y0 ..` of (integration, group): SCI and GROUPDQ.
     pub fn write_group_band(

@@ -62,21 +62,92 @@ pub struct RateWriter {
     file: ProductFile,
 }
 
+fn rate_items(ny: usize, nx: usize) -> Vec<Item> {
+    let s = [ny, nx];
+    vec![
+        image("SCI", Dtype::F32, &s, Some("DN/s"), true),
+        image("ERR", Dtype::F32, &s, Some("DN/s"), false),
+        image("DQ", Dtype::U32, &s, None, false),
+        image("VAR_POISSON", Dtype::F32, &s, None, false),
+        image("VAR_RNOISE", Dtype::F32, &s, None, false),
+    ]
+}
+
+fn rateints_items(nints: usize, ny: usize, nx: usize) -> Vec<Item> {
+    let s = [nints, ny, nx];
+    vec![
+        image("SCI", Dtype::F32, &s, Some("DN/s"), true),
+        image("ERR", Dtype::F32, &s, Some("DN/s"), false),
+        image("DQ", Dtype::U32, &s, None, false),
+        Item::CopyTable { name: "INT_TIMES" },
+        image("VAR_POISSON", Dtype::F32, &s, None, false),
+        image("VAR_RNOISE", Dtype::F32, &s, None, false),
+    ]
+}
+
+/// The calls every writer has for a resumable run (`--resume`): see `ProductFile`.
+macro_rules! resumable_methods {
+    () => {
+        /// Hand everything written so far to the operating system and wait until it is on disk
+        /// (before a checkpoint records it).
+        pub fn sync(&mut self) -> Result<()> {
+            self.file.sync()
+        }
+
+        /// Declare a rectangle of every array as written by the interrupted run that a
+        /// reopened product comes from (for `finish`'s completeness check).
+        pub fn mark_written(
+            &mut self,
+            y0: usize,
+            x0: usize,
+            rows: usize,
+            cols: usize,
+        ) -> Result<()> {
+            self.file.mark_written(y0, x0, rows, cols)
+        }
+
+        /// Close and delete the temporary file (dropping a resumable writer keeps it).
+        pub fn discard(self) -> Result<()> {
+            self.file.discard()
+        }
+    };
+}
+pub(super) use resumable_methods;
+
 impl RateWriter {
     /// Create the product (at a temporary name) for an (ny, nx) image.
     pub fn create(final_path: &Path, header: &ProductHeader, ny: usize, nx: usize) -> Result<Self> {
-        let s = [ny, nx];
-        let items = vec![
-            image("SCI", Dtype::F32, &s, Some("DN/s"), true),
-            image("ERR", Dtype::F32, &s, Some("DN/s"), false),
-            image("DQ", Dtype::U32, &s, None, false),
-            image("VAR_POISSON", Dtype::F32, &s, None, false),
-            image("VAR_RNOISE", Dtype::F32, &s, None, false),
-        ];
         Ok(RateWriter {
-            file: ProductFile::create(final_path, header, "ImageModel", items)?,
+            file: ProductFile::create(final_path, header, "ImageModel", rate_items(ny, nx))?,
         })
     }
+
+    /// [`create`](Self::create) for a run that may be resumed: written at
+    /// `write::resumable_temp_path(final_path)` and kept when dropped unfinished.
+    pub fn create_resumable(
+        final_path: &Path,
+        header: &ProductHeader,
+        ny: usize,
+        nx: usize,
+    ) -> Result<Self> {
+        Ok(RateWriter {
+            file: ProductFile::create_resumable(
+                final_path,
+                header,
+                "ImageModel",
+                rate_items(ny, nx),
+            )?,
+        })
+    }
+
+    /// Reopen the partial file a resumable run left (checked to be this product and shape).
+    pub fn reopen(final_path: &Path, ny: usize, nx: usize) -> Result<Self> {
+        Ok(RateWriter {
+            file: ProductFile::reopen(final_path, "ImageModel", rate_items(ny, nx))?,
+        })
+    }
+
+    resumable_methods!();
 
     /// Write rows `y0 .. y0 + band rows` of every array.
     pub fn write_band(&mut self, y0: usize, band: &RateBand) -> Result<()> {
@@ -119,19 +190,34 @@ impl RateintsWriter {
         ny: usize,
         nx: usize,
     ) -> Result<Self> {
-        let s = [nints, ny, nx];
-        let items = vec![
-            image("SCI", Dtype::F32, &s, Some("DN/s"), true),
-            image("ERR", Dtype::F32, &s, Some("DN/s"), false),
-            image("DQ", Dtype::U32, &s, None, false),
-            Item::CopyTable { name: "INT_TIMES" },
-            image("VAR_POISSON", Dtype::F32, &s, None, false),
-            image("VAR_RNOISE", Dtype::F32, &s, None, false),
-        ];
+        let items = rateints_items(nints, ny, nx);
         Ok(RateintsWriter {
             file: ProductFile::create(final_path, header, "CubeModel", items)?,
         })
     }
+
+    /// [`create`](Self::create) for a run that may be resumed (see [`RateWriter::create_resumable`]).
+    pub fn create_resumable(
+        final_path: &Path,
+        header: &ProductHeader,
+        nints: usize,
+        ny: usize,
+        nx: usize,
+    ) -> Result<Self> {
+        let items = rateints_items(nints, ny, nx);
+        Ok(RateintsWriter {
+            file: ProductFile::create_resumable(final_path, header, "CubeModel", items)?,
+        })
+    }
+
+    /// Reopen the partial file a resumable run left (checked to be this product and shape).
+    pub fn reopen(final_path: &Path, nints: usize, ny: usize, nx: usize) -> Result<Self> {
+        Ok(RateintsWriter {
+            file: ProductFile::reopen(final_path, "CubeModel", rateints_items(nints, ny, nx))?,
+        })
+    }
+
+    resumable_methods!();
 
     /// Write rows `y0 ..` of integration `int` (0-based within this file).
     pub fn write_band(&mut self, int: usize, y0: usize, band: &RateBand) -> Result<()> {
