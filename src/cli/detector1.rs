@@ -21,10 +21,13 @@ pub fn help() -> String {
          usage: sloper detector1 X_uncal.fits [--output_dir=DIR] [--save_calibrated_ramp=true]\n\
          \x20                        [--steps.<step>.override_<reftype>=PATH|N/A] [--steps.<step>.skip=true]\n\
          \x20                        [--steps.<step>.<param>=VALUE] [--refs DIR] [--max-memory SIZE]\n\
-         \x20                        [--threads N] [--mode exact|online] [--no-progress] [--quiet]\n\n\
+         \x20                        [--threads N] [--mode exact|online] [--no-progress] [--quiet]\n\
+         \x20                        [--resume]\n\n\
          Writes DIR/X_rate.fits, DIR/X_rateints.fits (and DIR/X_ramp.fits).\n\
          --refs DIR      take every reference not given by override from DIR/ref_<reftype>.fits\n\
-         --max-memory    working-set budget (default 256MiB); peak memory does not grow with NINTS\n\n\
+         --max-memory    working-set budget (default 256MiB); peak memory does not grow with NINTS\n\
+         --resume        if stopped (signal, crash), keep partial products and a checkpoint in DIR;\n\
+         \x20               the same command with --resume continues there, with identical products\n\n\
          Pipeline parameters:\n",
     );
     for p in DETECTOR1.params {

@@ -1,6 +1,7 @@
 //! calwebb_detector1: raw ramps to `_rate`, `_rateints` (and optionally `_ramp`) products, in
 //! bounded memory and bit-for-bit with jwst 3.0.0 / stcal 1.20.0.
 
+pub mod checkpoint;
 pub mod exact;
 pub mod prepare;
 pub mod settings;
@@ -8,6 +9,7 @@ pub mod settings;
 use crate::steps::jump::{self, JumpMode, JumpSetup};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues};
 use anyhow::{Context, Result};
+use checkpoint::{Checkpoint, Progress};
 use exact::{EngineParams, PassA, TileRect};
 use frames::raw::RawExposure;
 use frames::write::{
@@ -161,6 +163,59 @@ fn write_band(
     Ok(())
 }
 
+/// What the compute side tells the writer thread with each tile's products: where the run stands
+/// once this tile is written (for the checkpoint).
+struct TileDone {
+    pass: usize,
+    /// Index of the tile in the plan.
+    index: usize,
+    /// Primary cosmic rays of this pass up to and including this tile.
+    primary_total: u64,
+    /// Pass 0's whole-plane AND up to and including this tile.
+    all_planes: Vec<bool>,
+    /// The whole-plane clearing mask of this pass.
+    planes: Option<Vec<bool>>,
+}
+
+/// The product writers of a run.
+struct Writers {
+    rate: RateWriter,
+    ints: RateintsWriter,
+    ramp: Option<RampWriter>,
+}
+
+impl Writers {
+    fn sync(&mut self) -> Result<()> {
+        self.rate.sync()?;
+        self.ints.sync()?;
+        if let Some(w) = &mut self.ramp {
+            w.sync()?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer thread's side of `--resume`: where the checkpoint goes and when it was last saved.
+struct Checkpointing {
+    path: std::path::PathBuf,
+    state: Checkpoint,
+    interval: std::time::Duration,
+    last: Instant,
+    /// Tiles written since the last save.
+    pending: bool,
+}
+
+impl Checkpointing {
+    /// Sync the products, then record the progress (never the other way round).
+    fn save(&mut self, writers: &mut Writers) -> Result<()> {
+        writers.sync()?;
+        self.state.save(&self.path)?;
+        self.last = Instant::now();
+        self.pending = false;
+        Ok(())
+    }
+}
+
 /// The tiles of `plan` with their halos (four-neighbour flagging plus saturation growth).
 fn tile_rects(tiles: &[stream::Tile], ny: usize, nx: usize, grow: usize) -> Vec<TileRect> {
     tiles
@@ -191,6 +246,17 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             s.input.display()
         );
     }
+    // --resume: the checkpoint of an earlier run, refused before any work when it does not match.
+    let checkpoint_path = checkpoint::path_for(&s.products.rate)?;
+    let identity = if s.resume {
+        Some(checkpoint::identity(s, [nints, ngroups, ny, nx])?)
+    } else {
+        None
+    };
+    let resumed = match &identity {
+        Some(id) => Checkpoint::load(&checkpoint_path, id, ny, nx)?,
+        None => None,
+    };
     let t0 = Instant::now();
     let prep = Prepared::load(s, &meta)?;
     times.add("references", t0.elapsed());
@@ -256,9 +322,14 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         };
     let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
     let fixed = prep.resident_bytes() + BASELINE_BYTES;
-    let tiles = match s.tile {
-        Some((r, c)) => tile_rects(&stream::tiles_of(ny, nx, r, c), ny, nx, grow),
-        None => {
+    let tiles = match (&resumed, s.tile) {
+        (Some(c), _) => c
+            .tiles
+            .iter()
+            .map(|&[y0, y1, x0, x1]| TileRect::new(y0..y1, x0..x1, ny, nx, grow))
+            .collect(),
+        (None, Some((r, c))) => tile_rects(&stream::tiles_of(ny, nx, r, c), ny, nx, grow),
+        (None, None) => {
             let plan = stream::plan_tiles(ny, nx, 1 + grow, per_pixel, fixed, s.max_memory);
             if plan.over_budget {
                 log::warn!(
@@ -328,21 +399,102 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let rate_path = s.products.rate.clone();
     let rateints_path = s.products.rateints.clone();
     let ramp_path = s.products.ramp.clone();
-    let mut rate_w = RateWriter::create(&rate_path, &final_header, ny, nx)?;
-    let mut ints_w = RateintsWriter::create(&rateints_path, &final_header, nints, ny, nx)?;
-    let mut ramp_w = if s.save_calibrated_ramp {
-        Some(RampWriter::create(
-            &ramp_path,
-            &ramp_header,
-            nints,
-            ngroups,
-            ny,
-            nx,
-            true,
-        )?)
-    } else {
-        None
+    let want_ramp = s.save_calibrated_ramp;
+    let writers = match &resumed {
+        None if !s.resume => Writers {
+            rate: RateWriter::create(&rate_path, &final_header, ny, nx)?,
+            ints: RateintsWriter::create(&rateints_path, &final_header, nints, ny, nx)?,
+            ramp: want_ramp
+                .then(|| RampWriter::create(&ramp_path, &ramp_header, nints, ngroups, ny, nx, true))
+                .transpose()?,
+        },
+        None => Writers {
+            rate: RateWriter::create_resumable(&rate_path, &final_header, ny, nx)?,
+            ints: RateintsWriter::create_resumable(&rateints_path, &final_header, nints, ny, nx)?,
+            ramp: want_ramp
+                .then(|| {
+                    RampWriter::create_resumable(
+                        &ramp_path,
+                        &ramp_header,
+                        nints,
+                        ngroups,
+                        ny,
+                        nx,
+                        true,
+                    )
+                })
+                .transpose()?,
+        },
+        Some(c) => {
+            let reopen = || -> Result<Writers> {
+                let mut w = Writers {
+                    rate: RateWriter::reopen(&rate_path, ny, nx)?,
+                    ints: RateintsWriter::reopen(&rateints_path, nints, ny, nx)?,
+                    ramp: want_ramp
+                        .then(|| RampWriter::reopen(&ramp_path, nints, ngroups, ny, nx, true))
+                        .transpose()?,
+                };
+                for t in &tiles[..c.progress.tiles_done] {
+                    let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
+                    w.rate.mark_written(t.y0, t.x0, rows, cols)?;
+                    w.ints.mark_written(t.y0, t.x0, rows, cols)?;
+                    if let Some(r) = &mut w.ramp {
+                        r.mark_written(t.y0, t.x0, rows, cols)?;
+                    }
+                }
+                Ok(w)
+            };
+            let w = reopen().with_context(|| {
+                format!(
+                    "cannot resume from {}: its partial products are missing or damaged; delete it \
+                     (and the .sloper-partial files beside it) to start over",
+                    checkpoint_path.display()
+                )
+            })?;
+            let p = &c.progress;
+            log::info!(
+                target: "jwst.detector1",
+                "Resuming from {}: {} of {} tiles done{}",
+                checkpoint_path.display(),
+                p.tiles_done,
+                tiles.len(),
+                if p.pass == 1 { " in the sigma-clip second pass" } else { "" }
+            );
+            w
+        }
     };
+    let mut checkpointing = match identity {
+        Some(identity) => {
+            let state = match resumed.clone() {
+                Some(c) => c,
+                None => Checkpoint {
+                    identity,
+                    tiles: tiles.iter().map(|t| [t.y0, t.y1, t.x0, t.x1]).collect(),
+                    progress: Progress {
+                        pass: 0,
+                        tiles_done: 0,
+                        primary_total: 0,
+                        fitted: false,
+                        all_planes: vec![true; nints * ngroups],
+                        planes: None,
+                    },
+                },
+            };
+            let c = Checkpointing {
+                path: checkpoint_path.clone(),
+                state,
+                interval: checkpoint::interval()?,
+                last: Instant::now(),
+                pending: false,
+            };
+            if resumed.is_none() {
+                c.state.save(&c.path)?;
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let interrupt_after = checkpoint::test_interrupt_after();
 
     let progress = if s.progress
         && !s.quiet
@@ -356,6 +508,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        if let Some(c) = &resumed {
+            pb.set_position(c.progress.tiles_done as u64);
+        }
         Some(pb)
     } else {
         None
@@ -364,16 +519,26 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     // Pass B. Bands are computed here (rayon inside each band) while a writer thread writes
     // the previous band, so I/O overlaps computation; the channel holds one band (bounded
     // memory: at most two bands of products exist at once).
-    let mut planes: Option<Vec<bool>> = None;
-    let mut primary_total = 0u64;
+    // A resumed run starts where its checkpoint stopped: pass, first tile, accumulators.
+    let from = resumed.as_ref().map(|c| &c.progress);
+    let mut planes: Option<Vec<bool>> = from.and_then(|p| p.planes.clone());
+    let mut pass = from.map_or(0, |p| p.pass);
+    let mut first_tile = from.map_or(0, |p| p.tiles_done);
+    let mut primary_total = from.map_or(0, |p| p.primary_total);
+    let mut all_planes_start =
+        from.map_or_else(|| vec![true; nints * ngroups], |p| p.all_planes.clone());
+    let fitted_start = from.is_some_and(|p| p.fitted);
     let gain_factor = prep.gain_factor;
     let avdrkcur = &prep.average_dark_current;
+    let checkpointing_ref = &mut checkpointing;
     let (writers, write_times) = std::thread::scope(|scope| -> Result<_> {
-        let (tx, rx) = crossbeam_channel::bounded::<exact::BandProducts>(0);
+        let (tx, rx) = crossbeam_channel::bounded::<(exact::BandProducts, TileDone)>(0);
         let writer = scope.spawn(move || -> Result<_> {
+            let mut writers = writers;
             let mut busy = std::time::Duration::ZERO;
-            let mut fitted = false;
-            for products in rx {
+            let mut fitted = fitted_start;
+            let mut written = 0usize;
+            for (products, done) in rx {
                 fitted |= products.any_unsaturated_start;
                 let t0 = Instant::now();
                 write_band(
@@ -383,21 +548,52 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     nx,
                     gain_factor,
                     avdrkcur,
-                    &mut rate_w,
-                    &mut ints_w,
-                    ramp_w.as_mut(),
+                    &mut writers.rate,
+                    &mut writers.ints,
+                    writers.ramp.as_mut(),
                 )?;
+                written += 1;
+                let stop_here = interrupt_after == Some(written);
+                if let Some(c) = checkpointing_ref.as_mut() {
+                    c.state.progress = Progress {
+                        pass: done.pass,
+                        tiles_done: done.index + 1,
+                        primary_total: done.primary_total,
+                        fitted,
+                        all_planes: done.all_planes,
+                        planes: done.planes,
+                    };
+                    c.pending = true;
+                    if stop_here || c.last.elapsed() >= c.interval {
+                        c.save(&mut writers)?;
+                    }
+                }
+                if stop_here {
+                    crate::interrupt::request();
+                }
                 busy += t0.elapsed();
             }
-            Ok(((rate_w, ints_w, ramp_w, fitted), busy))
+            // The run stopped or completed: record every tile written.
+            if let Some(c) = checkpointing_ref.as_mut().filter(|c| c.pending) {
+                c.save(&mut writers)?;
+            }
+            Ok(((writers, fitted), busy))
         });
         let compute = (|| -> Result<()> {
             let mut bufs = exact::BandBuffers::default();
             loop {
-                primary_total = 0;
-                let mut all_planes = vec![true; nints * ngroups];
-                for tile in &tiles {
+                let mut all_planes = std::mem::take(&mut all_planes_start);
+                for (index, tile) in tiles.iter().enumerate().skip(first_tile) {
                     if crate::interrupt::interrupted() {
+                        if s.resume {
+                            anyhow::bail!(
+                                "{}: interrupted; no product was written (the partial products \
+                                 and the checkpoint {} are kept: run the same command with \
+                                 --resume to continue)",
+                                s.input.display(),
+                                checkpoint_path.display()
+                            );
+                        }
                         anyhow::bail!("{}: interrupted; no product was written", s.input.display());
                     }
                     let (products, primary, plane_all) = exact::process_tile(
@@ -417,8 +613,19 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     for (a, b) in all_planes.iter_mut().zip(&plane_all) {
                         *a &= *b;
                     }
+                    let done = TileDone {
+                        pass,
+                        index,
+                        primary_total,
+                        all_planes: if s.resume {
+                            all_planes.clone()
+                        } else {
+                            Vec::new()
+                        },
+                        planes: if s.resume { planes.clone() } else { None },
+                    };
                     let t0 = Instant::now();
-                    if tx.send(products).is_err() {
+                    if tx.send((products, done)).is_err() {
                         break; // the writer failed; its error is reported below
                     }
                     times.add("wait for writer", t0.elapsed());
@@ -433,6 +640,10 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears
                     // those jumps. Detection is deterministic: run pass B again knowing them.
                     planes = Some(all_planes);
+                    pass = 1;
+                    first_tile = 0;
+                    primary_total = 0;
+                    all_planes_start = vec![true; nints * ngroups];
                     if let Some(pb) = &progress {
                         pb.set_position(0);
                     }
@@ -448,7 +659,14 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         compute?;
         written
     })?;
-    let (mut rate_w, mut ints_w, ramp_w, fitted) = writers;
+    let (
+        Writers {
+            rate: mut rate_w,
+            ints: mut ints_w,
+            ramp: ramp_w,
+        },
+        fitted,
+    ) = writers;
     times.add("write (overlapped)", write_times);
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -489,8 +707,16 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         // As the official pipeline: every pixel saturated in group 0 of every integration
         // means ramp_fit returns nothing and no rate products are written (exit status 0).
         log::info!(target: "jwst.pipeline.calwebb_detector1", "NoneType returned from ramp_fit.  Gain Scale step skipped.");
-        drop(rate_w);
-        drop(ints_w);
+        rate_w.discard()?;
+        ints_w.discard()?;
+    }
+    // The run is complete: its checkpoint, or the stale one (and partial products) of an
+    // earlier --resume run that this run without --resume superseded, goes.
+    checkpoint::discard(&checkpoint_path)?;
+    if !s.resume {
+        for p in [&rate_path, &rateints_path, &ramp_path] {
+            checkpoint::remove(&frames::write::resumable_temp_path(p)?)?;
+        }
     }
     times.add("write", t0.elapsed());
     for (stage, d) in times.entries() {

@@ -43,6 +43,10 @@ pub const EXTRA_OPTIONS: &[crate::config::strun_args::ExtraOption] = &[
         name: "verify-checksums",
         takes_value: false,
     },
+    crate::config::strun_args::ExtraOption {
+        name: "resume",
+        takes_value: false,
+    },
 ];
 
 /// Where the products go (official naming rules, `--output_dir`, `--output_file`).
@@ -93,6 +97,9 @@ pub struct Detector1Settings {
     pub tile: Option<(usize, usize)>,
     /// Verify CHECKSUM/DATASUM of the input and every reference before using them.
     pub verify_checksums: bool,
+    /// `--resume`: keep partial products and a checkpoint when the run stops early, and continue
+    /// from a matching checkpoint left by an earlier run (see `detector1::checkpoint`).
+    pub resume: bool,
 }
 
 fn bool_param(cfg: &RunConfig, step: &str, name: &str) -> bool {
@@ -421,6 +428,13 @@ impl Detector1Settings {
             progress: cfg.extra("no-progress").is_none(),
             quiet: cfg.extra("quiet").is_some(),
             verify_checksums: cfg.extra("verify-checksums").is_some(),
+            resume: match (cfg.extra("resume"), cfg.extra("mode")) {
+                (None, _) => false,
+                (Some(_), None | Some("exact")) => true,
+                (Some(_), Some(_)) => {
+                    return Err("--resume applies to --mode exact only".into());
+                }
+            },
             tile: match cfg.extra("tile") {
                 None => None,
                 Some(t) => Some(
