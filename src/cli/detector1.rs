@@ -81,8 +81,13 @@ pub fn run(a: &Detector1Args) -> anyhow::Result<()> {
             println!("{}", p.display());
         }
         let [ni, ng, ny, nx] = report.shape;
+        let resumed = if report.resumed_tiles > 0 {
+            format!(" (resumed: {} done before)", report.resumed_tiles)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "detector1: {ni} ints x {ng} groups x {ny} x {nx} in {:.3} s ({:.1} M pixel-reads/s), {} tile(s) of {} x {}, jump mode {:?}",
+            "detector1: {ni} ints x {ng} groups x {ny} x {nx} in {:.3} s ({:.1} M pixel-reads/s), {} tile(s){resumed} of {} x {}, jump mode {:?}",
             report.wall_seconds,
             report.throughput() / 1e6,
             report.tiles,

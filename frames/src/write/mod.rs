@@ -1,7 +1,9 @@
 //! Product writers in the official JWST layouts (oracle README "File layouts"), streaming and
 //! bounded in memory: each writer creates its file at a temporary name with every HDU at its
 //! final shape, accepts row bands in any order, and on `finish` writes CHECKSUM/DATASUM on every
-//! HDU and renames atomically. Dropping an unfinished writer deletes the temporary file.
+//! HDU and renames atomically. Dropping an unfinished writer deletes the temporary file, except
+//! for a resumable writer (`create_resumable`, for `--resume`): its partial file keeps a fixed
+//! name ([`resumable_temp_path`]) and stays on disk so a later run can `reopen` it.
 //!
 //! Headers: the input exposure's primary header is carried over (non-structural cards) with
 //! DATE, FILENAME, DATAMODL, CAL_VER = [`CAL_VER`] (the algorithm version reproduced) and

@@ -37,6 +37,8 @@ pub struct Detector1Report {
     pub tile_rows: usize,
     pub tile_cols: usize,
     pub tiles: usize,
+    /// Tiles a `--resume` run found finished by an earlier run (in the pass it resumed).
+    pub resumed_tiles: usize,
     pub times: StageTimes,
     pub wall_seconds: f64,
 }
@@ -528,6 +530,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let mut all_planes_start =
         from.map_or_else(|| vec![true; nints * ngroups], |p| p.all_planes.clone());
     let fitted_start = from.is_some_and(|p| p.fitted);
+    let resumed_tiles = first_tile;
     let gain_factor = prep.gain_factor;
     let avdrkcur = &prep.average_dark_current;
     let checkpointing_ref = &mut checkpointing;
@@ -734,6 +737,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         tile_rows: tiles.first().map_or(0, |t| t.y1 - t.y0),
         tile_cols: tiles.first().map_or(0, |t| t.x1 - t.x0),
         tiles: tiles.len(),
+        resumed_tiles,
         times,
         wall_seconds: start.elapsed().as_secs_f64(),
     })
