@@ -1,6 +1,7 @@
 //! `sloper simulate` is a pure function of its options: the same seed gives byte-identical files
-//! (apart from the DATE card), whatever the number of threads, and a segmented exposure holds
-//! exactly the integrations of the unsegmented one.
+//! (apart from the DATE card) — the raw exposure, the truth and all eleven references (Detector1's
+//! and Stage 2's flat, photom and area) — whatever the number of threads, and a segmented
+//! exposure holds exactly the integrations of the unsegmented one.
 
 use std::path::{Path, PathBuf};
 
@@ -48,9 +49,31 @@ fn assert_same_files(a: &Path, b: &Path) {
             .map(|p| p.file_name().unwrap().to_owned())
             .collect::<Vec<_>>()
     );
+    let names: Vec<String> = fa
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for r in [
+        "mask",
+        "saturation",
+        "superbias",
+        "linearity",
+        "dark",
+        "gain",
+        "readnoise",
+        "ipc",
+        "flat",
+        "photom",
+        "area",
+    ] {
+        assert!(
+            names.contains(&format!("ref_{r}.fits")),
+            "ref_{r}.fits missing from {names:?}"
+        );
+    }
     assert!(
-        fa.len() >= 10,
-        "uncal, 8 refs and truth expected, got {fa:?}"
+        fa.len() >= 13,
+        "uncal, 11 refs and truth expected, got {fa:?}"
     );
     for (x, y) in fa.iter().zip(&fb) {
         assert!(
@@ -222,6 +245,10 @@ fn full_frame_refs_cut_to_the_subarray_refs() {
         ("ref_gain.fits", "SCI"),
         ("ref_readnoise.fits", "SCI"),
         ("ref_linearity.fits", "COEFFS"),
+        ("ref_flat.fits", "SCI"),
+        ("ref_flat.fits", "DQ"),
+        ("ref_flat.fits", "ERR"),
+        ("ref_area.fits", "SCI"),
     ] {
         let mut fs = fitsio::FitsFile::open(sub.join(file)).unwrap();
         let mut ff = fitsio::FitsFile::open(full.join(file)).unwrap();
@@ -229,12 +256,20 @@ fn full_frame_refs_cut_to_the_subarray_refs() {
         let hf = ff.hdu(ext).unwrap();
         let small: Vec<f64> = hs.read_image(&mut fs).unwrap();
         let big: Vec<f64> = hf.read_image(&mut ff).unwrap();
-        let planes = small.len() / (ny * nx);
+        // The AREA map always starts at detector pixel (1, 1): the subarray one covers rows and
+        // columns 1 .. far corner of the subarray.
+        let (sy0, sx0, sny, snx) = if file == "ref_area.fits" {
+            (y0, x0, y0 + ny, x0 + nx)
+        } else {
+            (0, 0, ny, nx)
+        };
+        let planes = small.len() / (sny * snx);
+        assert_eq!(small.len(), planes * sny * snx, "{file}");
         assert_eq!(big.len(), planes * 2048 * 2048, "{file}");
         for p in 0..planes {
             for y in 0..ny {
                 for x in 0..nx {
-                    let s = small[(p * ny + y) * nx + x];
+                    let s = small[(p * sny + sy0 + y) * snx + sx0 + x];
                     let b = big[(p * 2048 + y0 + y) * 2048 + x0 + x];
                     assert!(
                         s == b || (s.is_nan() && b.is_nan()),

@@ -45,8 +45,8 @@ pub fn run_chain(plan: &ChainPlan, source: &mut dyn PlaneSource) -> anyhow::Resu
         None => None,
     };
     if let (Some(i), Some(s)) = (&image2, plan.image2) {
-        if let (Some(why), false) = (&i.flat_skipped, s.quiet) {
-            eprintln!("image2: flat_field skipped: {why}");
+        if !s.quiet {
+            i.report_skips();
         }
     }
     // What the tso3 stages see after image2: its units and photometric keywords.

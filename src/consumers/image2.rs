@@ -125,6 +125,9 @@ pub struct Image2 {
     /// Why flat_field did not run, when it did not.
     pub flat_skipped: Option<String>,
     pub photom: Option<Photom>,
+    /// Why photom did not calibrate the data, when it did not (spectroscopic exposure, or no
+    /// PHOTOM row for the filter/pupil).
+    pub photom_note: Option<String>,
     pub header: ProductHeader,
 }
 
@@ -163,7 +166,20 @@ impl Image2 {
         for k in ["R_DFLAT", "R_FFLAT", "R_SFLAT"] {
             ref_files.push((k.to_string(), "N/A".to_string()));
         }
+        let mut photom_note = None;
+        let spectroscopic = super::tso3::is_spectroscopic(&meta.exp_type);
         let photom = match &s.photom {
+            Some(_) if spectroscopic => {
+                // The official photom calibrates a grism/spectroscopic TSO after extract_1d,
+                // with a wavelength-dependent table; the imaging conversion does not apply.
+                cal_steps.push(("S_PHOTOM".to_string(), "SKIPPED".to_string()));
+                photom_note = Some(format!(
+                    "photom skipped: {} is spectroscopic (the official photom calibrates its \
+                     extracted spectra); the 2-D data stay in DN/s",
+                    meta.exp_type
+                ));
+                None
+            }
             Some(p) => {
                 let pref = PhotomRef::load(p)?;
                 let area = match &s.area {
@@ -179,6 +195,15 @@ impl Image2 {
                     s.photom_inverse,
                     s.apply_time_correction,
                 )?;
+                if ph.row.is_none() {
+                    photom_note = Some(format!(
+                        "photom: no row of {} matches FILTER {} PUPIL {}; the data stay in DN/s \
+                         (as the official step, which only warns)",
+                        p.display(),
+                        meta.filter.as_deref().unwrap_or("?"),
+                        meta.pupil.as_deref().unwrap_or("?")
+                    ));
+                }
                 ref_files.push(("R_PHOTOM".to_string(), abs(p)));
                 ref_files.push((
                     "R_AREA".to_string(),
@@ -203,8 +228,19 @@ impl Image2 {
             flat,
             flat_skipped,
             photom,
+            photom_note,
             header,
         })
+    }
+
+    /// Say on stderr which step did not calibrate the data, and why.
+    pub fn report_skips(&self) {
+        if let Some(why) = &self.flat_skipped {
+            eprintln!("image2: flat_field skipped: {why}");
+        }
+        if let Some(why) = &self.photom_note {
+            eprintln!("image2: {why}");
+        }
     }
 
     /// BUNIT of the products.
@@ -396,8 +432,8 @@ pub fn run_file(s: &Image2Settings, input: &Path) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let product = std::sync::Arc::new(RateProduct::open(input)?);
     let image2 = Image2::prepare(s, product.info(), input)?;
-    if let (Some(why), false) = (&image2.flat_skipped, s.quiet) {
-        eprintln!("image2: flat_field skipped: {why}");
+    if !s.quiet {
+        image2.report_skips();
     }
     let suffix = if product.is_cube() { "calints" } else { "cal" };
     let out = crate::pipeline::naming::product_path(&s.output_dir, input, suffix);

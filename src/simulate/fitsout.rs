@@ -332,6 +332,9 @@ impl FitsOut {
     pub fn col_u8(&mut self, col: usize, first_row: usize, v: &[u8]) -> frames::Result<()> {
         self.put_col(11, col, first_row, v.len(), v.as_ptr() as *mut _) // TBYTE
     }
+    pub fn col_f32(&mut self, col: usize, first_row: usize, v: &[f32]) -> frames::Result<()> {
+        self.put_col(42, col, first_row, v.len(), v.as_ptr() as *mut _) // TFLOAT
+    }
     pub fn col_f64(&mut self, col: usize, first_row: usize, v: &[f64]) -> frames::Result<()> {
         self.put_col(82, col, first_row, v.len(), v.as_ptr() as *mut _) // TDOUBLE
     }

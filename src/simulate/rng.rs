@@ -26,6 +26,8 @@ pub mod domain {
     pub const DRIFT: u64 = 5;
     /// Cosmic-ray list of one integration.
     pub const COSMIC_RAYS: u64 = 6;
+    /// Flat-field response of one pixel (the FLAT reference), keyed by full-frame (row, column).
+    pub const FLAT: u64 = 7;
 }
 
 /// SplitMix64 finaliser: a bijective avalanche mix of 64 bits.
