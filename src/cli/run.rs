@@ -16,7 +16,7 @@ use crate::consumers::chain::{run_chain, ChainPlan};
 use crate::consumers::image2::{run_file, Image2Settings};
 use crate::consumers::source::{FilePlaneSource, RateProduct};
 use crate::consumers::specs::{IMAGE2, TSO3};
-use crate::consumers::tso3::{crfints_path, write_catalog, Tso3Settings};
+use crate::consumers::tso3::{crfints_path, write_catalog, MemberReport, Tso3Settings};
 use crate::pipeline::detector1::{self, Detector1Settings};
 use crate::pipeline::naming::{base_name, product_path};
 use std::path::{Path, PathBuf};
@@ -151,12 +151,60 @@ fn exposure_base(input: &Path) -> String {
     }
 }
 
+/// What a chained run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// The pipelines run, in order.
+    pub stages: Vec<String>,
+    /// One report per Detector1 input (segment).
+    pub detector1: Vec<detector1::Detector1Report>,
+    /// Every product written, in the order written (Detector1's, `_cal`, `_calints`,
+    /// `_crfints`, then the stacked catalogue and its plot).
+    pub outputs: Vec<PathBuf>,
+    /// tso3's per-member results.
+    pub members: Vec<MemberReport>,
+    pub detector1_seconds: f64,
+    pub total_seconds: f64,
+}
+
+impl RunReport {
+    /// Outliers flagged by tso3 over all members.
+    pub fn flagged(&self) -> usize {
+        self.members.iter().map(|m| m.flagged).sum()
+    }
+    /// Wall time of everything after Detector1.
+    pub fn consumer_seconds(&self) -> f64 {
+        self.total_seconds - self.detector1_seconds
+    }
+}
+
 pub fn run(a: &Args) -> anyhow::Result<()> {
     if a.args.is_empty() || a.args.iter().any(|x| x == "--help" || x == "-h") {
         print!("{}", help());
         return Ok(());
     }
-    let (inputs, opts) = super::tso3::split_inputs(&a.args, FLAGS);
+    let quiet = a.args.iter().any(|o| o == "--quiet");
+    let rep = execute(&a.args)?;
+    if !quiet {
+        for p in &rep.outputs {
+            println!("{}", p.display());
+        }
+        eprintln!(
+            "run: {} in {:.3} s (detector1 {:.3} s, consumers {:.3} s); {} outlier(s) flagged",
+            rep.stages.join(" -> "),
+            rep.total_seconds,
+            rep.detector1_seconds,
+            rep.consumer_seconds(),
+            rep.flagged()
+        );
+    }
+    Ok(())
+}
+
+/// Run the chain described by `args` (the words after `sloper run`); prints nothing itself
+/// except what the stages log.
+pub fn execute(args: &[String]) -> anyhow::Result<RunReport> {
+    let (inputs, opts) = super::tso3::split_inputs(args, FLAGS);
     if inputs.is_empty() {
         anyhow::bail!("run: give the input file(s)");
     }
@@ -223,10 +271,11 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let quiet = opts.iter().any(|o| o == "--quiet");
     let t0 = std::time::Instant::now();
-    let mut members = Vec::new();
-    let mut d1_secs = 0.0;
+    let mut rep_all = RunReport {
+        stages: stages.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
     for input in &inputs {
         let mut rateints = PathBuf::from(input);
         let mut rate: Option<PathBuf> = None;
@@ -236,20 +285,14 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
             let s = Detector1Settings::from_config(&cfg).map_err(anyhow::Error::msg)?;
             let t = std::time::Instant::now();
             let rep = detector1::run(&s)?;
-            d1_secs += t.elapsed().as_secs_f64();
-            if !quiet {
-                for p in &rep.outputs {
-                    println!("{}", p.display());
-                }
-            }
+            rep_all.detector1_seconds += t.elapsed().as_secs_f64();
+            rep_all.outputs.extend(rep.outputs.iter().cloned());
+            rep_all.detector1.push(rep);
             rate = Some(product_path(&s.output_dir, Path::new(input), "rate"));
             rateints = product_path(&s.output_dir, Path::new(input), "rateints");
         }
         if let (Some(s), Some(r)) = (&i2, &rate) {
-            let out = run_file(s, r)?;
-            if !quiet {
-                println!("{}", out.display());
-            }
+            rep_all.outputs.push(run_file(s, r)?);
         }
         if i2.is_none() && t3.is_none() {
             continue;
@@ -285,37 +328,19 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         };
         let mut src = FilePlaneSource::new(product);
         let rep = run_chain(&plan, &mut src)?;
-        if !quiet {
-            if let Some(c) = &rep.calints {
-                println!("{}", c.display());
-            }
-            if let Some(c) = rep.tso3.as_ref().and_then(|m| m.crfints.as_ref()) {
-                println!("{}", c.display());
-            }
-        }
+        rep_all.outputs.extend(rep.calints.iter().cloned());
         if let Some(m) = rep.tso3 {
-            members.push(m);
+            rep_all.outputs.extend(m.crfints.iter().cloned());
+            rep_all.members.push(m);
         }
     }
     if let Some(s) = &t3 {
         let product = exposure_base(Path::new(first));
-        let (cat, plot) = write_catalog(s, &product, &members)?;
-        if !quiet {
-            for p in cat.iter().chain(&plot) {
-                println!("{}", p.display());
-            }
-        }
+        let (cat, plot) = write_catalog(s, &product, &rep_all.members)?;
+        rep_all.outputs.extend(cat.into_iter().chain(plot));
     }
-    if !quiet {
-        let total = t0.elapsed().as_secs_f64();
-        let flagged: usize = members.iter().map(|m| m.flagged).sum();
-        eprintln!(
-            "run: {} in {total:.3} s (detector1 {d1_secs:.3} s, consumers {:.3} s); {flagged} outlier(s) flagged",
-            stages.join(" -> "),
-            total - d1_secs
-        );
-    }
-    Ok(())
+    rep_all.total_seconds = t0.elapsed().as_secs_f64();
+    Ok(rep_all)
 }
 
 #[cfg(test)]

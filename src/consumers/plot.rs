@@ -1,5 +1,6 @@
 //! Light-curve plots as PNG: the catalogue's flux (net aperture sum, or white light) normalised
-//! by its median against time in hours, with error bars, axes, ticks and labels. Drawn on a
+//! by its median against time since the first integration (s, min or hours), with error bars,
+//! axes, ticks, axis labels, the flux unit and median in the subtitle. Drawn on a
 //! small RGB canvas with a built-in 5x7 pixel font and encoded with the `png` crate, so no
 //! font or graphics library is needed.
 
@@ -13,9 +14,65 @@ struct Canvas {
     px: Vec<u8>,
 }
 
-/// 5x7 glyphs (rows top to bottom, 5 bits each, MSB = left column).
+/// Letters with a descender: their 7 rows start 2 rows lower (x-height at rows 0-4, tail at
+/// rows 5-6), so the tail hangs below the line.
+fn descender(c: char) -> Option<[u8; 7]> {
+    Some(match c {
+        'g' => [15, 17, 17, 17, 15, 1, 14],
+        'p' => [30, 17, 17, 17, 30, 16, 16],
+        'q' => [15, 17, 17, 17, 15, 1, 1],
+        'y' => [17, 17, 17, 17, 15, 1, 14],
+        _ => return None,
+    })
+}
+
+/// A glyph and the rows it is shifted down by.
+fn glyph_at(c: char) -> ([u8; 7], i64) {
+    match descender(c) {
+        Some(g) => (g, 2),
+        None => (glyph(c), 0),
+    }
+}
+
+/// 5x7 glyphs (rows top to bottom, 5 bits each, MSB = left column); upper and lower case,
+/// digits and the punctuation the labels use.
 fn glyph(c: char) -> [u8; 7] {
-    match c.to_ascii_uppercase() {
+    match c {
+        'a' => [0, 0, 14, 1, 15, 17, 15],
+        'b' => [16, 16, 22, 25, 17, 17, 30],
+        'c' => [0, 0, 14, 16, 16, 17, 14],
+        'd' => [1, 1, 13, 19, 17, 17, 15],
+        'e' => [0, 0, 14, 17, 31, 16, 14],
+        'f' => [6, 9, 8, 28, 8, 8, 8],
+        'h' => [16, 16, 22, 25, 17, 17, 17],
+        'i' => [4, 0, 12, 4, 4, 4, 14],
+        'j' => [2, 0, 6, 2, 2, 18, 12],
+        'k' => [16, 16, 18, 20, 24, 20, 18],
+        'l' => [12, 4, 4, 4, 4, 4, 14],
+        'm' => [0, 0, 26, 21, 21, 17, 17],
+        'n' => [0, 0, 22, 25, 17, 17, 17],
+        'o' => [0, 0, 14, 17, 17, 17, 14],
+        'r' => [0, 0, 22, 25, 16, 16, 16],
+        's' => [0, 0, 14, 16, 14, 1, 30],
+        't' => [8, 8, 28, 8, 8, 9, 6],
+        'u' => [0, 0, 17, 17, 17, 19, 13],
+        'v' => [0, 0, 17, 17, 17, 10, 4],
+        'w' => [0, 0, 17, 17, 21, 21, 10],
+        'x' => [0, 0, 17, 10, 4, 10, 17],
+        'z' => [0, 0, 31, 2, 4, 8, 31],
+        '%' => [24, 25, 2, 4, 8, 19, 3],
+        '[' => [14, 8, 8, 8, 8, 8, 14],
+        ']' => [14, 2, 2, 2, 2, 2, 14],
+        '<' => [2, 4, 8, 16, 8, 4, 2],
+        '>' => [8, 4, 2, 1, 2, 4, 8],
+        ';' => [0, 12, 12, 0, 12, 4, 8],
+        '\'' => [4, 4, 8, 0, 0, 0, 0],
+        _ => glyph_upper(c.to_ascii_uppercase()),
+    }
+}
+
+fn glyph_upper(c: char) -> [u8; 7] {
+    match c {
         '0' => [14, 17, 19, 21, 25, 17, 14],
         '1' => [4, 12, 4, 4, 4, 4, 14],
         '2' => [14, 17, 1, 2, 4, 8, 31],
@@ -110,14 +167,15 @@ impl Canvas {
     /// Text with its top-left corner at (x, y), glyphs scaled by `s`.
     fn text(&mut self, x: i64, y: i64, s: i64, t: &str, c: [u8; 3]) {
         for (k, ch) in t.chars().enumerate() {
-            let g = glyph(ch);
+            let (g, down) = glyph_at(ch);
             let ox = x + k as i64 * 6 * s;
             for (r, bits) in g.iter().enumerate() {
+                let r = r as i64 + down;
                 for col in 0..5 {
                     if bits & (16 >> col) != 0 {
                         for a in 0..s {
                             for b in 0..s {
-                                self.set(ox + col * s + a, y + r as i64 * s + b, c);
+                                self.set(ox + col * s + a, y + r * s + b, c);
                             }
                         }
                     }
@@ -127,6 +185,27 @@ impl Canvas {
     }
     fn text_width(t: &str, s: i64) -> i64 {
         t.chars().count() as i64 * 6 * s
+    }
+    /// Text rotated a quarter turn anticlockwise (read bottom to top), its baseline on the
+    /// left: the glyphs' top rows face left. (x, y) is the bottom-left corner of the first
+    /// glyph.
+    fn text_up(&mut self, x: i64, y: i64, s: i64, t: &str, c: [u8; 3]) {
+        for (k, ch) in t.chars().enumerate() {
+            let (g, down) = glyph_at(ch);
+            let oy = y - k as i64 * 6 * s;
+            for (r, bits) in g.iter().enumerate() {
+                let r = r as i64 + down;
+                for col in 0..5 {
+                    if bits & (16 >> col) != 0 {
+                        for a in 0..s {
+                            for b in 0..s {
+                                self.set(x + r * s + b, oy - col * s - a, c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -147,6 +226,15 @@ fn ticks(lo: f64, hi: f64) -> (Vec<f64>, f64) {
         t += step;
     }
     (v, step)
+}
+
+/// A value with 4 significant digits, in exponent form when very large or small.
+fn sci(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e5) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 fn label(v: f64, step: f64) -> String {
@@ -186,16 +274,22 @@ pub fn light_curve(table: &Table, kind: &str, title: &str, path: &Path) -> anyho
             .fold(0.0, f64::max)
             * 24.0;
         let (k, what) = if span_h < 0.05 {
-            (86400.0, "TIME SINCE FIRST INTEGRATION (S)")
+            (86400.0, "s")
         } else if span_h < 2.0 {
-            (1440.0, "TIME SINCE FIRST INTEGRATION (MIN)")
+            (1440.0, "min")
         } else {
-            (24.0, "TIME SINCE FIRST INTEGRATION (HOURS)")
+            (24.0, "hours")
         };
         (days.iter().map(|d| d * k).collect(), what)
     } else {
-        ((0..n).map(|i| i as f64).collect(), "INTEGRATION")
+        ((0..n).map(|i| i as f64).collect(), "")
     };
+    let xlabel = if t0.is_finite() {
+        format!("Time since the first integration (MJD {t0:.5}) [{xlabel}]")
+    } else {
+        "Integration (0-based; the catalogue has no MJD)".to_string()
+    };
+    let xlabel = xlabel.as_str();
     let mut finite: Vec<f64> = flux
         .values
         .iter()
@@ -242,7 +336,7 @@ pub fn light_curve(table: &Table, kind: &str, title: &str, path: &Path) -> anyho
     let xpad = (xhi - xlo) * 0.03;
     let (xlo, xhi) = (xlo - xpad, xhi + xpad);
 
-    let (l, r, t, b) = (120i64, W as i64 - 30, 60i64, H as i64 - 80);
+    let (l, r, t, b) = (150i64, W as i64 - 30, 84i64, H as i64 - 80);
     let px = |x: f64| l + ((x - xlo) / (xhi - xlo) * (r - l) as f64).round() as i64;
     let py = |y: f64| b - ((y - ylo) / (yhi - ylo) * (b - t) as f64).round() as i64;
     let mut cv = Canvas::new();
@@ -277,14 +371,33 @@ pub fn light_curve(table: &Table, kind: &str, title: &str, path: &Path) -> anyho
         }
         cv.disc(x, y, 3, blue);
     }
-    let what = if kind == "whtlt" {
-        "WHITE LIGHT (SLOPER BOX EXTRACTION)"
+    let (heading, what) = if kind == "whtlt" {
+        (
+            "White-light curve (sloper box-extraction quick look, not the official product)",
+            "white light",
+        )
     } else {
-        "NET APERTURE SUM"
+        ("TSO aperture photometry", "net aperture sum")
     };
-    let head = format!("{} / MEDIAN", what);
-    cv.text(l, 14, 2, &title.to_uppercase(), black);
-    cv.text(l, 36, 2, &head, [80, 80, 80]);
+    let unit = flux.unit.as_deref().unwrap_or("");
+    let grey_text = [80, 80, 80];
+    cv.text(12, 10, 2, heading, black);
+    cv.text(12, 32, 2, &format!("{title}, {n} integrations"), grey_text);
+    cv.text(
+        12,
+        54,
+        2,
+        &format!("median {what} = {} {unit}; error bars: 1 sigma", sci(med)),
+        grey_text,
+    );
+    let ylabel = format!("{what} / median");
+    cv.text_up(
+        16,
+        (t + b) / 2 + Canvas::text_width(&ylabel, 2) / 2,
+        2,
+        &ylabel,
+        black,
+    );
     cv.text(
         (l + r) / 2 - Canvas::text_width(xlabel, 2) / 2,
         H as i64 - 40,
