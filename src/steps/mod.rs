@@ -11,4 +11,5 @@ pub mod linearity;
 pub mod ramp_fit;
 pub mod refpix;
 pub mod saturation;
+pub mod sort_network;
 pub mod superbias;

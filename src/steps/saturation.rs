@@ -252,40 +252,43 @@ pub fn flag_zeroframe(
 pub struct SaturationScratch {
     ever: Vec<bool>,
     mask: Vec<bool>,
-    dilated: Vec<bool>,
+    dilated: Vec<u8>,
 }
 
 /// OR `bit` into `flags` over the (2n+1)² box around every set pixel of `mask` (box truncated at
 /// the tile edge, equal to scipy's binary dilation with a square structuring element). Separable:
 /// a horizontal then a vertical running OR.
-fn dilate_into(
-    tile: Tile,
-    mask: &[bool],
-    n: usize,
-    flags: &mut [u8],
-    bit: u8,
-    tmp: &mut Vec<bool>,
-) {
+fn dilate_into(tile: Tile, mask: &[bool], n: usize, flags: &mut [u8], bit: u8, tmp: &mut Vec<u8>) {
     let (rows, cols) = (tile.rows, tile.cols);
-    tmp.clear();
-    tmp.resize(rows * cols, false);
-    for r in 0..rows {
+    tmp.resize(rows * cols, 0);
+    // Horizontal pass, only on rows with a set pixel (saturation is usually a few small
+    // patches): `tmp` row r is valid only where `row_any[r]`.
+    let mut row_any = vec![false; rows];
+    for (r, any) in row_any.iter_mut().enumerate() {
         let row = &mask[r * cols..(r + 1) * cols];
+        if !row.contains(&true) {
+            continue;
+        }
+        *any = true;
         let out = &mut tmp[r * cols..(r + 1) * cols];
+        out.fill(0);
         for c in 0..cols {
             if row[c] {
                 let lo = c.saturating_sub(n);
                 let hi = (c + n + 1).min(cols);
-                out[lo..hi].iter_mut().for_each(|o| *o = true);
+                out[lo..hi].fill(1);
             }
         }
     }
+    // Vertical pass: OR the horizontally grown rows within n of each row.
     for r in 0..rows {
         let lo = r.saturating_sub(n);
         let hi = (r + n + 1).min(rows);
-        for c in 0..cols {
-            if (lo..hi).any(|rr| tmp[rr * cols + c]) {
-                flags[r * cols + c] |= bit;
+        let out = &mut flags[r * cols..(r + 1) * cols];
+        for rr in (lo..hi).filter(|&rr| row_any[rr]) {
+            let grown = &tmp[rr * cols..(rr + 1) * cols];
+            for (f, &g) in out.iter_mut().zip(grown) {
+                *f |= g * bit;
             }
         }
     }

@@ -58,13 +58,18 @@ pub fn nanmedian_f64(values: &[f64], buf: &mut Vec<f64>) -> f64 {
 /// minimum; fewer gives NaN.
 pub fn clipped_median(values: &[f64], buf: &mut Vec<f64>) -> f64 {
     buf.clear();
-    buf.extend(values.iter().copied().filter(|v| !v.is_nan()));
+    let mut max = f64::NEG_INFINITY;
+    for &v in values {
+        if !v.is_nan() {
+            buf.push(v);
+            max = if v > max { v } else { max };
+        }
+    }
     match buf.len() {
         0 | 1 => f64::NAN,
         2 => buf[0].min(buf[1]),
         3 => median_f64(buf),
         _ => {
-            let max = buf.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             buf.retain(|&v| v != max);
             median_f64(buf)
         }

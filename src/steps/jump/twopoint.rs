@@ -38,8 +38,6 @@ pub struct PixelScratch {
     diffs: Vec<f64>,
     /// |Δ| with detected jumps removed (iterative mode).
     abs_diffs: Vec<f64>,
-    /// Ratios of the current iterative round.
-    ratio: Vec<f64>,
     /// Selection / sorting buffer.
     sort: Vec<f64>,
 }
@@ -52,7 +50,6 @@ impl PixelScratch {
             ngroups,
             diffs: Vec::with_capacity(nd),
             abs_diffs: Vec::with_capacity(nd),
-            ratio: Vec::with_capacity(nd),
             sort: Vec::with_capacity(nd),
         }
     }
@@ -198,14 +195,12 @@ fn iterative(setup: &JumpSetup, gdq: &mut [u8], rn2_per_nframes: f64, scratch: &
     let PixelScratch {
         diffs,
         abs_diffs,
-        ratio,
         sort,
         ..
     } = scratch;
     abs_diffs.clear();
     abs_diffs.extend(diffs.iter().map(|d| d.abs()));
-    ratio.clear();
-    ratio.resize(abs_diffs.len(), f64::NAN);
+    let mut usable = abs_diffs.iter().filter(|a| !a.is_nan()).count();
 
     // At most one round per difference (stcal's loop bound); every flagging round removes one.
     for round in 0..abs_diffs.len() {
@@ -217,31 +212,34 @@ fn iterative(setup: &JumpSetup, gdq: &mut [u8], rn2_per_nframes: f64, scratch: &
             clipped as f32 as f64
         };
         let sigma = sigma_from(median, rn2_per_nframes);
-        let usable = abs_diffs.iter().filter(|a| !a.is_nan()).count();
         let threshold = match usable {
-            0 | 1 => None,
-            2 => Some(setup.three_group_rejection_threshold),
-            3 => Some(setup.four_group_rejection_threshold),
-            _ => Some(setup.rejection_threshold),
+            0 | 1 => break,
+            2 => setup.three_group_rejection_threshold,
+            3 => setup.four_group_rejection_threshold,
+            _ => setup.rejection_threshold,
         };
-        let mut max_ratio = f64::NAN;
-        for (r, &a) in ratio.iter_mut().zip(abs_diffs.iter()) {
-            // e_jump is a float32 array in stcal.
-            let e_jump = (a - median) as f32;
-            *r = e_jump.abs() as f64 / sigma;
-            if !r.is_nan() && (max_ratio.is_nan() || *r > max_ratio) {
-                max_ratio = *r;
+        // ratio = |e_jump| / σ with e_jump a float32 (as stcal stores it). Division by σ > 0
+        // is monotonic, so the largest ratio is the largest |e_jump| divided once; ratios are
+        // computed one by one only in a round that flags.
+        let e_abs = |a: f64| ((a - median) as f32).abs();
+        let mut max_e = f32::NAN;
+        for &a in abs_diffs.iter() {
+            let e = e_abs(a);
+            // NaN e (unusable difference) is skipped; the first usable one seeds the maximum.
+            if e > max_e || (max_e.is_nan() && !e.is_nan()) {
+                max_e = e;
             }
         }
-        let Some(threshold) = threshold else { break };
+        let max_ratio = max_e as f64 / sigma;
         // NaN (no usable ratio) never exceeds the threshold.
         if max_ratio.is_nan() || max_ratio <= threshold {
             break;
         }
-        for (j, &r) in ratio.iter().enumerate() {
-            if r == max_ratio {
+        for (j, a) in abs_diffs.iter_mut().enumerate() {
+            if e_abs(*a) as f64 / sigma == max_ratio {
                 gdq[slot_of_diff(j, setup.ngroups)] |= dq::G_JUMP_DET;
-                abs_diffs[j] = f64::NAN;
+                *a = f64::NAN;
+                usable -= 1;
             }
         }
     }

@@ -5,6 +5,7 @@ use frames::dq::{G_DO_NOT_USE, G_JUMP_DET};
 
 use super::segments::Timing;
 use super::FitConfig;
+use crate::steps::sort_network::{median_of_sorted, SortNetwork, MAX_NETWORK_LEN};
 
 /// This integration's contribution to the pixel's median-rate sum.
 ///
@@ -29,7 +30,13 @@ pub(crate) fn integration_median_rate(
     let rate = match timing {
         Timing::ZerothGroup => data[0] / cfg.one_group_time,
         Timing::ZeroFrame => data[0] / cfg.frame_time,
-        Timing::Group => median_of_differences(cfg.group_time, &data[..n], &dq[..n], scratch),
+        Timing::Group => median_of_differences(
+            cfg.group_time,
+            cfg.diff_network.as_ref(),
+            &data[..n],
+            &dq[..n],
+            scratch,
+        ),
     };
     if rate.is_nan() {
         0.0
@@ -40,7 +47,13 @@ pub(crate) fn integration_median_rate(
 
 /// Median of the usable first differences of `x / tgroup`: divide first, then subtract, as the
 /// C code does (it matters in the last bit).
-fn median_of_differences(tgroup: f64, data: &[f64], dq: &[u8], scratch: &mut [f64]) -> f64 {
+fn median_of_differences(
+    tgroup: f64,
+    network: Option<&SortNetwork>,
+    data: &[f64],
+    dq: &[u8],
+    scratch: &mut [f64],
+) -> f64 {
     let n = data.len();
     let rate_at = |g: usize| {
         if dq[g] & G_DO_NOT_USE != 0 {
@@ -64,9 +77,14 @@ fn median_of_differences(tgroup: f64, data: &[f64], dq: &[u8], scratch: &mut [f6
     if diffs.iter().all(|d| d.is_nan()) && !first.is_nan() {
         diffs[0] = first;
     }
-    // Median of the non-NaN differences: move them to the front, then sort them (a plain
-    // insertion sort for the usual handful of groups: no comparator calls; equal values may be
-    // ordered either way, which cannot change the median).
+    // Median of the non-NaN differences. Up to 32 of them go through the branch-free network
+    // (NaN sorts after every usable value).
+    if let Some(net) = network {
+        let mut v = [f64::NAN; MAX_NETWORK_LEN];
+        v[..diffs.len()].copy_from_slice(diffs);
+        let valid = net.sort_nan_last(&mut v);
+        return median_of_sorted(&v, valid);
+    }
     let mut valid = 0;
     for k in 0..diffs.len() {
         let d = diffs[k];
@@ -75,20 +93,7 @@ fn median_of_differences(tgroup: f64, data: &[f64], dq: &[u8], scratch: &mut [f6
             valid += 1;
         }
     }
-    let vals = &mut diffs[..valid];
-    if valid <= 32 {
-        for i in 1..valid {
-            let x = vals[i];
-            let mut j = i;
-            while j > 0 && vals[j - 1] > x {
-                vals[j] = vals[j - 1];
-                j -= 1;
-            }
-            vals[j] = x;
-        }
-    } else {
-        vals.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    }
+    diffs[..valid].sort_unstable_by(f64::total_cmp);
     match valid {
         0 => f64::NAN,
         v if v % 2 == 1 => diffs[v / 2],
