@@ -9,7 +9,7 @@ use frames::dq::{
     DO_NOT_USE, G_CHARGELOSS, G_DO_NOT_USE, G_SATURATED, JUMP_DET, PERSISTENCE, SATURATED,
 };
 
-use super::fit::{fit_segment, segment_var_p, segment_var_r, PixelFit};
+use super::fit::{segment_slope, segment_var_p, segment_var_r, PixelFit, PixelMemo};
 use super::median_rate::integration_median_rate;
 use super::record;
 use super::segments::{find_segments, prepare_integration, Segment};
@@ -29,6 +29,8 @@ pub struct RampScratch {
     chargeloss_segs: Vec<Segment>,
     /// Record stream of the pixel being fitted by [`fit_pixel`].
     records: Vec<u16>,
+    /// Per-pixel constants of the pixel being fitted.
+    memo: PixelMemo,
 }
 
 impl RampScratch {
@@ -42,6 +44,7 @@ impl RampScratch {
             segs: Vec::with_capacity(n),
             chargeloss_segs: Vec::with_capacity(n),
             records: Vec::with_capacity(cfg.nints * 2 + 8),
+            memo: PixelMemo::default(),
         }
     }
 }
@@ -138,7 +141,6 @@ impl PixelAccumulator {
             ramp.len() >= n && gdq.len() >= n,
             "ramp_fit: integration shorter than NGROUPS"
         );
-        let pf = PixelFit::new(cfg, px);
         let RampScratch {
             orig,
             dq: wdq,
@@ -146,8 +148,10 @@ impl PixelAccumulator {
             sort,
             segs,
             chargeloss_segs,
+            memo,
             ..
         } = scratch;
+        let pf = memo.select(cfg, px);
         let (stats, timing) = prepare_integration(cfg, ramp, gdq, zeroframe, orig, wdq, data);
         let (wdq, data) = (&wdq[..n], &data[..n]);
 
@@ -185,9 +189,10 @@ impl PixelAccumulator {
             fitted = true;
             let (mut inv_var_r, mut slope_num) = (0.0f64, 0.0f64);
             for &seg in segs.iter() {
-                let f = fit_segment(cfg, &pf, data, seg, timing);
-                inv_var_r += 1.0 / f.var_r;
-                slope_num += f.slope / f.var_r;
+                let slope = segment_slope(cfg, &pf, data, seg, timing);
+                let (var_r, inv) = memo.var_r(cfg, seg.len, timing);
+                inv_var_r += inv;
+                slope_num += slope / var_r;
             }
             var_rnoise = 1.0 / inv_var_r;
             if var_rnoise >= LARGE_VARIANCE {
@@ -272,6 +277,7 @@ impl PixelAccumulator {
         let invalid = pf.pixel_dq & (DO_NOT_USE | SATURATED) != 0;
 
         let mut inv_var_p_sum = 0.0f64;
+        let mut last: Option<(super::segments::Timing, &[u16], (f64, f64))> = None;
         let mut stream = records;
         for i in 0..cfg.nints {
             let (rec, rest) =
@@ -281,16 +287,24 @@ impl PixelAccumulator {
                 per_integration(i, IntegLate::default());
                 continue;
             }
-            let (mut inv_p, mut inv_e) = (0.0f64, 0.0f64);
-            for &len in rec.lens {
-                let len = len as usize;
-                let var_p = segment_var_p(cfg, &pf, mr, len, rec.timing);
-                let var_r = segment_var_r(cfg, &pf, len, rec.timing);
-                if var_p > 0.0 {
-                    inv_p += 1.0 / var_p;
+            // Integrations with the same segments give the same sums: reuse the last ones.
+            let (inv_p, inv_e) = match last {
+                Some((timing, lens, sums)) if timing == rec.timing && lens == rec.lens => sums,
+                _ => {
+                    let (mut inv_p, mut inv_e) = (0.0f64, 0.0f64);
+                    for &len in rec.lens {
+                        let len = len as usize;
+                        let var_p = segment_var_p(cfg, &pf, mr, len, rec.timing);
+                        let var_r = segment_var_r(cfg, &pf, len, rec.timing);
+                        if var_p > 0.0 {
+                            inv_p += 1.0 / var_p;
+                        }
+                        inv_e += 1.0 / (var_p + var_r);
+                    }
+                    last = Some((rec.timing, rec.lens, (inv_p, inv_e)));
+                    (inv_p, inv_e)
                 }
-                inv_e += 1.0 / (var_p + var_r);
-            }
+            };
             let mut var_poisson = if inv_p > 0.0 { 1.0 / inv_p } else { 0.0 };
             if var_poisson >= LARGE_VARIANCE {
                 var_poisson = 0.0;

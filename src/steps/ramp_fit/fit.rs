@@ -14,6 +14,8 @@ pub(crate) struct PixelFit {
     pub dark_current: f64,
     /// PIXELDQ, plus DO_NOT_USE | NO_GAIN_VALUE when the gain is NaN or ≤ 0.
     pub pixel_dq: u32,
+    /// `1 / rn²`, the optimal weights' scale.
+    pub invrn2: f64,
 }
 
 impl PixelFit {
@@ -29,43 +31,71 @@ impl PixelFit {
             rn,
             dark_current: px.dark_current as f64,
             pixel_dq,
+            invrn2: 1.0 / (rn * rn),
         }
     }
 }
 
-/// The read-noise-only part of a segment fit: what the rateints slope needs right away.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SegmentSlope {
-    /// DN/s.
-    pub slope: f64,
-    pub var_r: f64,
-}
-
-/// Slope (DN/s) and read-noise variance of one segment.
-pub(crate) fn fit_segment(
+/// Slope (DN/s) of one segment (its read-noise variance is [`segment_var_r`]).
+pub(crate) fn segment_slope(
     cfg: &FitConfig,
     px: &PixelFit,
     data: &[f64],
     seg: Segment,
     timing: Timing,
-) -> SegmentSlope {
+) -> f64 {
     let s = seg.start;
     match seg.len {
-        1 => {
-            let t = timing.seconds(cfg);
-            SegmentSlope {
-                slope: data[s] / t,
-                var_r: var_r_short(px, t),
-            }
+        1 => data[s] / timing.seconds(cfg),
+        2 => (data[s + 1] - data[s]) / cfg.group_time,
+        len => weighted_ols_slope(&cfg.weights, px, &data[s..s + len], s) / cfg.group_time,
+    }
+}
+
+/// Per-pixel values of the fit that do not change from one integration to the next, computed
+/// once per pixel instead of once per integration: the pixel's [`PixelFit`] and, per segment
+/// length ≥ 2 (whose timing is always TGROUP), the read-noise variance and its inverse. The
+/// values are the same expressions evaluated once, so results are unchanged to the bit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PixelMemo {
+    key: Option<[u32; 4]>,
+    pub pf: Option<PixelFit>,
+    /// `(var_r, 1/var_r)` by segment length; NaN = not computed yet.
+    var_r: Vec<(f64, f64)>,
+}
+
+impl PixelMemo {
+    /// Makes the memo describe pixel `px` (cleared when it held another pixel's values).
+    pub fn select(&mut self, cfg: &FitConfig, px: &super::PixelConsts) -> PixelFit {
+        let key = [
+            px.gain.to_bits(),
+            px.readnoise.to_bits(),
+            px.dark_current.to_bits(),
+            px.pixel_dq,
+        ];
+        if self.key != Some(key) || self.pf.is_none() {
+            self.key = Some(key);
+            self.pf = Some(PixelFit::new(cfg, px));
+            self.var_r.clear();
+            self.var_r.resize(cfg.ngroups + 1, (f64::NAN, f64::NAN));
         }
-        2 => SegmentSlope {
-            slope: (data[s + 1] - data[s]) / cfg.group_time,
-            var_r: var_r_short(px, cfg.group_time),
-        },
-        len => SegmentSlope {
-            slope: weighted_ols_slope(&cfg.weights, px, &data[s..s + len], s) / cfg.group_time,
-            var_r: var_r_long(cfg, px, len),
-        },
+        self.pf.expect("set above")
+    }
+
+    /// `(var_r, 1/var_r)` of a segment of `len` groups of the selected pixel.
+    #[inline]
+    pub fn var_r(&mut self, cfg: &FitConfig, len: usize, timing: Timing) -> (f64, f64) {
+        let pf = self.pf.as_ref().expect("PixelMemo::select first");
+        if len < 2 || len >= self.var_r.len() {
+            let v = segment_var_r(cfg, pf, len, timing);
+            return (v, 1.0 / v);
+        }
+        let slot = &mut self.var_r[len];
+        if slot.0.is_nan() {
+            let v = segment_var_r(cfg, pf, len, timing);
+            *slot = (v, 1.0 / v);
+        }
+        *slot
     }
 }
 
@@ -200,7 +230,7 @@ fn weighted_ols_slope(table: &WeightTable, px: &PixelFit, y: &[f64], start: usiz
     };
     let power = snr_power(snr);
 
-    let invrn2 = 1.0 / (px.rn * px.rn);
+    let invrn2 = px.invrn2;
     let (mut sw, mut sx, mut sxx, mut sy, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for (j, &yj) in y.iter().enumerate() {
         let w = table.get(len, power, j) as f64 * invrn2;
