@@ -14,38 +14,90 @@
 /// Largest length a network is built for; longer runs use the standard library's sort.
 pub const MAX_NETWORK_LEN: usize = 32;
 
-/// A fixed list of compare-exchanges that sorts `len` values ascending.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+// The unrolled sort has 191 steps: enough for the longest network.
+const _: () = assert!(batcher_pairs(MAX_NETWORK_LEN).1 <= 191);
+
+/// Capacity of a compile-time pair list (the 32-value network has 191 pairs).
+const MAX_PAIRS: usize = 256;
+
+/// Batcher's odd–even merge sort pairs for `len` values, computed at compile time.
+const fn batcher_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
+    let mut pairs = [(0u8, 0u8); MAX_PAIRS];
+    let mut count = 0;
+    let mut p = 1;
+    while p < len {
+        let mut k = p;
+        while k > 0 {
+            let mut j = k % p;
+            while j + k < len {
+                let mut i = 0;
+                while i < k && i + j + k < len {
+                    if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                        pairs[count] = ((i + j) as u8, (i + j + k) as u8);
+                        count += 1;
+                    }
+                    i += 1;
+                }
+                j += 2 * k;
+            }
+            k /= 2;
+        }
+        p *= 2;
+    }
+    (pairs, count)
+}
+
+/// The network of `N` values as a constant, so each length gets straight-line code with the
+/// values in registers.
+struct Network<const N: usize>;
+
+impl<const N: usize> Network<N> {
+    const PAIRS: ([(u8, u8); MAX_PAIRS], usize) = batcher_pairs(N);
+
+    /// Straight-line compare-exchanges: each step's pair is a constant, so the steps past the
+    /// list's end vanish at compile time and the values stay in registers.
+    #[inline(always)]
+    fn sort(v: &mut [i64; N]) {
+        seq_macro::seq!(K in 0..191 {
+            if K < Self::PAIRS.1 {
+                let (i, j) = (Self::PAIRS.0[K].0 as usize, Self::PAIRS.0[K].1 as usize);
+                let (a, b) = (v[i], v[j]);
+                v[i] = a.min(b);
+                v[j] = a.max(b);
+            }
+        });
+    }
+
+    /// Keys of `src` (NaN → [`MISSING_KEY`]), sorted; the sorted numbers are written back to
+    /// `out[..valid]`.
+    #[inline(always)]
+    fn sort_floats(src: &[f64], out: &mut [f64]) -> usize {
+        let mut keys = [MISSING_KEY; N];
+        let mut valid = 0;
+        for (k, &x) in keys.iter_mut().zip(src) {
+            if !x.is_nan() {
+                *k = order_key(x);
+                valid += 1;
+            }
+        }
+        Self::sort(&mut keys);
+        for (o, &k) in out.iter_mut().zip(&keys[..valid]) {
+            *o = from_order_key(k);
+        }
+        valid
+    }
+}
+
+/// Sorts the values of one run length (at most [`MAX_NETWORK_LEN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SortNetwork {
     len: usize,
-    pairs: Vec<(u8, u8)>,
 }
 
 impl SortNetwork {
     /// The network for `len` values (`len <= MAX_NETWORK_LEN`), or `None` when longer.
     pub fn new(len: usize) -> Option<SortNetwork> {
-        if len > MAX_NETWORK_LEN {
-            return None;
-        }
-        let mut pairs = Vec::new();
-        let mut p = 1;
-        while p < len {
-            let mut k = p;
-            while k > 0 {
-                let mut j = k % p;
-                while j + k < len {
-                    for i in 0..k.min(len - j - k) {
-                        if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
-                            pairs.push(((i + j) as u8, (i + j + k) as u8));
-                        }
-                    }
-                    j += 2 * k;
-                }
-                k /= 2;
-            }
-            p *= 2;
-        }
-        Some(SortNetwork { len, pairs })
+        (len <= MAX_NETWORK_LEN).then_some(SortNetwork { len })
     }
 
     /// Number of values the network sorts.
@@ -58,37 +110,21 @@ impl SortNetwork {
         self.len == 0
     }
 
-    /// Sorts `v[..len]` ascending (integer compare-exchanges become conditional moves).
-    #[inline]
-    pub fn sort_keys(&self, v: &mut [i64; MAX_NETWORK_LEN]) {
-        for &(i, j) in &self.pairs {
-            let (i, j) = (
-                i as usize & (MAX_NETWORK_LEN - 1),
-                j as usize & (MAX_NETWORK_LEN - 1),
-            );
-            let (a, b) = (v[i], v[j]);
-            v[i] = a.min(b);
-            v[j] = a.max(b);
-        }
-    }
-
     /// Sorts `v[..len]` ascending; NaN values are moved past every number. Returns how many
     /// values are not NaN (they come first, sorted).
     #[inline]
     pub fn sort_nan_last(&self, v: &mut [f64; MAX_NETWORK_LEN]) -> usize {
-        let mut keys = [MISSING_KEY; MAX_NETWORK_LEN];
-        let mut valid = 0;
-        for (k, x) in keys.iter_mut().zip(&v[..self.len]) {
-            if !x.is_nan() {
-                *k = order_key(*x);
-                valid += 1;
-            }
+        let mut src = [0.0f64; MAX_NETWORK_LEN];
+        src[..self.len].copy_from_slice(&v[..self.len]);
+        macro_rules! dispatch {
+            ($($n:literal)*) => {
+                match self.len {
+                    $($n => Network::<$n>::sort_floats(&src[..$n], v),)*
+                    _ => unreachable!("SortNetwork::new bounds the length"),
+                }
+            };
         }
-        self.sort_keys(&mut keys);
-        for (x, &k) in v.iter_mut().zip(&keys[..valid]) {
-            *x = from_order_key(k);
-        }
-        valid
+        dispatch!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
     }
 }
 

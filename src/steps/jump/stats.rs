@@ -7,12 +7,19 @@
 //! deviation are summed in the order the Wirth selection leaves the buffer in, so [`wirth_kth`]
 //! reproduces that selection step by step.
 
+use crate::steps::sort_network::{SortNetwork, MAX_NETWORK_LEN};
+
 /// Median of `buf` (no NaN inside; reordered in place), or NaN if `buf` is empty; numpy's f64
 /// rule: middle element, or `(lower + upper) / 2`.
 pub fn median_f64(buf: &mut [f64]) -> f64 {
     let n = buf.len();
     if n == 0 {
         return f64::NAN;
+    }
+    if n >= SAMPLED_MIN {
+        if let Some(m) = sampled_median(buf) {
+            return m;
+        }
     }
     let h = n / 2;
     let (lower, upper, _) = buf.select_nth_unstable_by(h, f64::total_cmp);
@@ -22,6 +29,58 @@ pub fn median_f64(buf: &mut [f64]) -> f64 {
     }
     let below = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (below + upper) / 2.0
+}
+
+/// From this many values on, [`median_f64`] first tries [`sampled_median`].
+const SAMPLED_MIN: usize = 256;
+
+thread_local! {
+    /// The values between the sampled pivots ([`sampled_median`]), reused from call to call.
+    static MIDDLE: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The median by sampling (Floyd–Rivest style): 32 evenly spaced values, sorted by a network,
+/// give two pivots that almost surely bracket the median; one branch-free pass counts the values
+/// below the lower pivot and gathers those between the pivots (about a third), and the median
+/// is selected among those. `None` when the pivots missed (the caller selects over everything).
+/// The result is the same order statistic as a full selection, so the same value.
+fn sampled_median(buf: &[f64]) -> Option<f64> {
+    static NETWORK: std::sync::OnceLock<SortNetwork> = std::sync::OnceLock::new();
+    let net = NETWORK.get_or_init(|| SortNetwork::new(MAX_NETWORK_LEN).expect("32 fits"));
+    let n = buf.len();
+    let (h, even) = (n / 2, n % 2 == 0);
+    let mut sample = [0.0f64; MAX_NETWORK_LEN];
+    for (k, s) in sample.iter_mut().enumerate() {
+        *s = buf[(2 * k + 1) * n / (2 * MAX_NETWORK_LEN)];
+    }
+    net.sort_nan_last(&mut sample);
+    const SPREAD: usize = 6;
+    let (lo, hi) = (
+        sample[MAX_NETWORK_LEN / 2 - SPREAD],
+        sample[MAX_NETWORK_LEN / 2 - 1 + SPREAD],
+    );
+    MIDDLE.with(|cell| {
+        let mut mid = cell.borrow_mut();
+        mid.resize(n, 0.0);
+        let (mut below, mut k) = (0usize, 0usize);
+        for &x in buf {
+            mid[k] = x;
+            k += ((x >= lo) & (x <= hi)) as usize;
+            below += (x < lo) as usize;
+        }
+        // Needed ranks: h, and h - 1 for an even count; both must fall among the gathered.
+        let first = if even { h - 1 } else { h };
+        if below > first || below + k <= h {
+            return None;
+        }
+        let (lower, upper, _) = mid[..k].select_nth_unstable_by(h - below, f64::total_cmp);
+        let upper = *upper;
+        if !even {
+            return Some(upper);
+        }
+        let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((lower_max + upper) / 2.0)
+    })
 }
 
 /// numpy `nanmedian` of a float32 array with axis=None (e.g. of the gain image): NaNs dropped;
@@ -137,6 +196,43 @@ mod tests {
         assert!(median_f64(&mut []).is_nan());
         assert_eq!(median_f64(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median_f64(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        // Large inputs take the sampled path: same value as sorting, with and without ties,
+        // sorted, reversed and skewed inputs (where the sample can miss and the full selection
+        // answers).
+        let mut state = 11u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % m) as f64
+        };
+        for n in [256usize, 257, 300, 630, 631, 1000, 4097] {
+            for kind in 0..5 {
+                let mut v: Vec<f64> = (0..n)
+                    .map(|i| match kind {
+                        0 => next(1 << 20),
+                        1 => next(7),
+                        2 => i as f64,
+                        3 => -(i as f64),
+                        _ => {
+                            if i < n / 3 {
+                                0.0
+                            } else {
+                                next(1000) + 1.0
+                            }
+                        }
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_by(f64::total_cmp);
+                let want = if n % 2 == 1 {
+                    sorted[n / 2]
+                } else {
+                    (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+                };
+                assert_eq!(median_f64(&mut v), want, "n {n} kind {kind}");
+            }
+        }
         let mut s = Vec::new();
         assert_eq!(nanmedian_f32(&[1.7, 2.3, f32::NAN, 1.9], &mut s), 1.9);
         assert!(nanmedian_f32(&[f32::NAN], &mut s).is_nan());
