@@ -416,10 +416,8 @@ pub fn process_tile(
         .as_ref()
         .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
     let coeffs = prep.linearity.as_ref().map(|l| {
-        (
-            rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff),
-            l.ncoeff,
-        )
+        let pixel_major = rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff);
+        (linearity::transpose_coeffs(&pixel_major, l.ncoeff), l.ncoeff)
     });
     // The dark of the read rows, full width, is shared by every column tile of the same rows:
     // keep it from one tile to the next.
@@ -518,7 +516,7 @@ pub fn process_tile(
                         plan.apply_rect(&corr[i * ngroups + g], t.r0, t.rx0, rw, plane);
                     }
                     if let Some((c, n)) = &coeffs {
-                        linearity::correct_plane(plane, flags, c, *n);
+                        linearity::correct_plane_planar(plane, flags, c, *n);
                     }
                     if let Some(d) = &dark_rows {
                         for (x, &dv) in plane.iter_mut().zip(&d[g]) {
