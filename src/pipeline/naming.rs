@@ -343,14 +343,33 @@ impl OutputNaming {
 
     /// Where step `step` saves its own result when asked (`--steps.<step>.save_results=true` or
     /// `--steps.<step>.output_file=NAME`), with `default_suffix` used when the step has no
-    /// `suffix` parameter (stpipe's default is the step name; detector1 sets `gain_scale` /
-    /// `gain_scaleints` for gain_scale). `None` when the step is not to be saved.
+    /// `suffix` parameter (stpipe's default is the step name). `None` when the step is not to be
+    /// saved. See [`StepTarget`] for results saved with components or a pipeline-forced suffix.
     pub fn step_output(
         &self,
         cfg: &RunConfig,
         step: &str,
         default_suffix: &str,
     ) -> Option<PathBuf> {
+        self.step_target(cfg, step, default_suffix)
+            .map(|t| t.path(&[]))
+    }
+
+    /// The naming inputs of a step's own saved result (stpipe `Step.save_model` →
+    /// `_make_output_path`), or `None` when the step is not to be saved:
+    /// * saved when `save_results` is true or `output_file` is given (stpipe sets
+    ///   `save_results` from `output_file`);
+    /// * base path: the step's `output_file`, else (with `search_output_file`, the default) the
+    ///   pipeline's `output_file`, else the input file;
+    /// * folder: the step's `output_dir`, else the pipeline's;
+    /// * suffix: the step's `suffix`, else `default_suffix`; extension: the step's
+    ///   `output_ext`, else the pipeline's.
+    pub fn step_target(
+        &self,
+        cfg: &RunConfig,
+        step: &str,
+        default_suffix: &str,
+    ) -> Option<StepTarget> {
         let own_file = text(cfg.step_param(step, "output_file"));
         let save = cfg
             .step_param(step, "save_results")
@@ -374,7 +393,38 @@ impl OutputNaming {
         let suffix =
             text(cfg.step_param(step, "suffix")).unwrap_or_else(|| default_suffix.to_string());
         let ext = text(cfg.step_param(step, "output_ext")).unwrap_or_else(|| self.ext.clone());
-        Some(make_output_path(&dir, &basepath, Some(&suffix), &[], &ext))
+        Some(StepTarget {
+            dir,
+            basepath,
+            suffix,
+            ext,
+        })
+    }
+}
+
+/// Where a step's own result goes, before components are known (see
+/// [`OutputNaming::step_target`]). A pipeline may force some of it, as calwebb_detector1 does:
+/// it sets `gain_scale`'s suffix (`gain_scale`, then `gain_scaleints`) and gives `dark_current`
+/// and `ramp_fit` the pipeline's `output_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepTarget {
+    pub dir: PathBuf,
+    pub basepath: String,
+    pub suffix: String,
+    pub ext: String,
+}
+
+impl StepTarget {
+    /// The file for this result; `components` are stpipe's (e.g. the index of each model of a
+    /// step that returns several: ramp_fit's `X_0_ramp_fit.fits`, `X_1_ramp_fit.fits`).
+    pub fn path(&self, components: &[Option<&str>]) -> PathBuf {
+        make_output_path(
+            &self.dir,
+            &self.basepath,
+            Some(&self.suffix),
+            components,
+            &self.ext,
+        )
     }
 }
 

@@ -15,6 +15,7 @@
 //! arithmetic is independent of the split, so results are identical for any thread count.
 
 use super::prepare::Prepared;
+use super::taps::{FlagTap, TapGeometry, TapRequest, Taps, ValueTap};
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
 use crate::steps::refpix::{
@@ -36,6 +37,8 @@ pub struct EngineParams {
     pub jump: Option<jump::JumpParams>,
     pub ramp: ExposureParams,
     pub budget: stream::MemoryBudget,
+    /// Intermediate ramps to copy out of the correction chain (per-step saves).
+    pub taps: TapRequest,
 }
 
 /// What pass A leaves for pass B.
@@ -59,6 +62,8 @@ pub struct BandProducts {
     pub ramp: Option<(Vec<f32>, Vec<u8>)>,
     /// Final PIXELDQ of the band's rows.
     pub pixeldq: Vec<u32>,
+    /// The intermediate ramps asked for by [`EngineParams::taps`].
+    pub taps: Taps,
     /// Whether some core pixel has an integration whose group 0 is not SATURATED. The official
     /// ramp fit returns no product at all when no pixel of the whole frame has one.
     pub any_unsaturated_start: bool,
@@ -417,7 +422,10 @@ pub fn process_tile(
         .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
     let coeffs = prep.linearity.as_ref().map(|l| {
         let pixel_major = rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff);
-        (linearity::transpose_coeffs(&pixel_major, l.ncoeff), l.ncoeff)
+        (
+            linearity::transpose_coeffs(&pixel_major, l.ncoeff),
+            l.ncoeff,
+        )
     });
     // The dark of the read rows, full width, is shared by every column tile of the same rows:
     // keep it from one tile to the next.
@@ -452,14 +460,18 @@ pub fn process_tile(
     let release_margin = (128 << 10) / (2 * nx) + 1;
     let chunk = rayon::current_num_threads().clamp(1, nints);
     let mut t_transpose = std::time::Duration::ZERO;
+    let tap_geo = TapGeometry::of(&t, ngroups);
+    let mut taps = Taps::new(&params.taps, &tap_geo, nints);
     for first in (0..nints).step_by(chunk) {
         let count = chunk.min(nints - first);
         let vals = sized(&mut bufs.vals, count * ngroups * np, 0.0, false);
         let gdq = sized(&mut bufs.gdq, count * ngroups * np, 0, true);
+        let mut tap_ints = taps.split(tap_geo, first, count);
         vals.par_chunks_mut(ngroups * np)
             .zip(gdq.par_chunks_mut(ngroups * np))
+            .zip(tap_ints.par_iter_mut())
             .enumerate()
-            .try_for_each(|(local, (v, q))| -> Result<()> {
+            .try_for_each(|(local, ((v, q), tap))| -> Result<()> {
                 let i = first + local;
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
@@ -481,7 +493,9 @@ pub fn process_tile(
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(plane, f);
                     }
+                    tap.values(ValueTap::GroupScale, g, plane);
                     dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &mask);
+                    tap.flags(FlagTap::DqInit, g, &q[g * np..(g + 1) * np]);
                 }
                 if let (Some((thr, nosat, sbias)), Some(sp), Some(s)) =
                     (&sat, &params.saturation, &prep.saturation)
@@ -509,20 +523,25 @@ pub fn process_tile(
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
                     let flags = &q[g * np..(g + 1) * np];
+                    tap.flags(FlagTap::Saturation, g, flags);
                     if let Some(b) = &bias {
                         superbias::subtract_plane(plane, b);
                     }
+                    tap.values(ValueTap::Superbias, g, plane);
                     if let Some((plan, corr)) = &pass_a.refpix {
                         plan.apply_rect(&corr[i * ngroups + g], t.r0, t.rx0, rw, plane);
                     }
+                    tap.values(ValueTap::Refpix, g, plane);
                     if let Some((c, n)) = &coeffs {
                         linearity::correct_plane_planar(plane, flags, c, *n);
                     }
+                    tap.values(ValueTap::Linearity, g, plane);
                     if let Some(d) = &dark_rows {
                         for (x, &dv) in plane.iter_mut().zip(&d[g]) {
                             *x = ((*x as f64) - dv) as f32;
                         }
                     }
+                    tap.values(ValueTap::Dark, g, plane);
                 }
                 Ok(())
             })?;
@@ -694,6 +713,7 @@ pub fn process_tile(
             ints: ints_pm,
             ramp,
             pixeldq: core_dq,
+            taps,
             any_unsaturated_start,
         },
         primary,

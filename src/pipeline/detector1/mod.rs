@@ -5,6 +5,8 @@ pub mod checkpoint;
 pub mod exact;
 pub mod prepare;
 pub mod settings;
+pub mod step_saves;
+pub mod taps;
 
 use crate::steps::jump::{self, JumpMode, JumpSetup};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues};
@@ -115,6 +117,31 @@ fn check_output_dir(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Write one tile of the rate and rateints products (gain factor applied when given).
+fn write_rates(
+    products: &exact::BandProducts,
+    nints: usize,
+    gain_factor: Option<f64>,
+    rate_w: &mut RateWriter,
+    ints_w: &mut RateintsWriter,
+) -> Result<()> {
+    let (rows, cols) = (products.rows, products.cols);
+    let (y0, x0) = (products.y0, products.x0);
+    write_rate_like(&products.rate, rows, cols, gain_factor, |b| {
+        rate_w.write_rect(y0, x0, b)
+    })?;
+    let mut plane = vec![FitValues::default(); rows * cols];
+    for i in 0..nints {
+        for (p, v) in plane.iter_mut().enumerate() {
+            *v = products.ints[p * nints + i];
+        }
+        write_rate_like(&plane, rows, cols, gain_factor, |b| {
+            ints_w.write_rect(i, y0, x0, b)
+        })?;
+    }
+    Ok(())
+}
+
 /// Write one tile of every product (runs on the writer thread).
 #[allow(clippy::too_many_arguments)]
 fn write_band(
@@ -131,18 +158,7 @@ fn write_band(
     let (rows, cols) = (products.rows, products.cols);
     let ncore = rows * cols;
     let (y0, x0) = (products.y0, products.x0);
-    write_rate_like(&products.rate, rows, cols, gain_factor, |b| {
-        rate_w.write_rect(y0, x0, b)
-    })?;
-    let mut plane = vec![FitValues::default(); ncore];
-    for i in 0..nints {
-        for (p, v) in plane.iter_mut().enumerate() {
-            *v = products.ints[p * nints + i];
-        }
-        write_rate_like(&plane, rows, cols, gain_factor, |b| {
-            ints_w.write_rect(i, y0, x0, b)
-        })?;
-    }
+    write_rates(products, nints, gain_factor, rate_w, ints_w)?;
     if let (Some(w), Some((rv, rq))) = (ramp_w, &products.ramp) {
         let view2 = |v| ArrayView2::from_shape((rows, cols), v).expect("tile shape");
         for k in 0..nints * ngroups {
@@ -184,6 +200,8 @@ struct Writers {
     rate: RateWriter,
     ints: RateintsWriter,
     ramp: Option<RampWriter>,
+    /// The steps' own saved results (never resumable).
+    steps: step_saves::StepWriters,
 }
 
 impl Writers {
@@ -289,7 +307,10 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         jump: s.jump.clone(),
         ramp,
         budget: s.max_memory,
+        taps: step_saves::tap_request(&s.step_saves),
     };
+    // The calibrated ramp after jump: the `_ramp` product and jump's own saved result.
+    let want_jump_ramp = s.save_calibrated_ramp || step_saves::needs_jump_ramp(&s.step_saves);
     let pass_a: PassA = exact::pass_a(&raw, &prep, &params, &mut times)?;
     let jump_setup: Option<JumpSetup> = match &s.jump {
         Some(p) => {
@@ -317,11 +338,8 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let gpp = (nints * ngroups) as u64;
     // Two bands of products exist at once (one being written, one being computed).
     let products = 2 * (nints as u64 + 1) * 20
-        + if s.save_calibrated_ramp {
-            2 * gpp * 5
-        } else {
-            0
-        };
+        + if want_jump_ramp { 2 * gpp * 5 } else { 0 }
+        + 2 * gpp * params.taps.bytes_per_read();
     let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
     let fixed = prep.resident_bytes() + BASELINE_BYTES;
     let tiles = match (&resumed, s.tile) {
@@ -409,6 +427,18 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             ramp: want_ramp
                 .then(|| RampWriter::create(&ramp_path, &ramp_header, nints, ngroups, ny, nx, true))
                 .transpose()?,
+            steps: step_saves::StepWriters::create(
+                s,
+                &step_saves::Shape {
+                    nints,
+                    ngroups,
+                    ny,
+                    nx,
+                },
+                &ramp_header,
+                &final_header,
+                prep.pixeldq_after.clone(),
+            )?,
         },
         None => Writers {
             rate: RateWriter::create_resumable(&rate_path, &final_header, ny, nx)?,
@@ -426,6 +456,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     )
                 })
                 .transpose()?,
+            steps: step_saves::StepWriters::default(),
         },
         Some(c) => {
             let reopen = || -> Result<Writers> {
@@ -435,6 +466,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     ramp: want_ramp
                         .then(|| RampWriter::reopen(&ramp_path, nints, ngroups, ny, nx, true))
                         .transpose()?,
+                    steps: step_saves::StepWriters::default(),
                 };
                 for t in &tiles[..c.progress.tiles_done] {
                     let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
@@ -555,6 +587,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     &mut writers.ints,
                     writers.ramp.as_mut(),
                 )?;
+                writers
+                    .steps
+                    .write_band(&products, nints, ngroups, nx, gain_factor, avdrkcur)?;
                 written += 1;
                 let stop_here = interrupt_after == Some(written);
                 if let Some(c) = checkpointing_ref.as_mut() {
@@ -608,7 +643,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                         &fit,
                         *tile,
                         planes.as_deref(),
-                        s.save_calibrated_ramp,
+                        want_jump_ramp,
                         &mut bufs,
                         &mut times,
                     )?;
@@ -667,6 +702,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             rate: mut rate_w,
             ints: mut ints_w,
             ramp: ramp_w,
+            steps: step_w,
         },
         fitted,
     ) = writers;
@@ -696,7 +732,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         }
     }
     let t0 = Instant::now();
-    let mut outputs = Vec::new();
+    let mut outputs = step_w.finish(&extra, fitted)?;
     if let Some(mut w) = ramp_w {
         w.update_primary(&extra)?;
         outputs.push(w.finish()?);

@@ -3,7 +3,7 @@
 //! contributions are kept apart because steps see PIXELDQ at different stages (refpix sees
 //! mask | saturation | superbias flags; ramp fitting sees everything).
 
-use super::settings::Detector1Settings;
+use super::settings::{Detector1Settings, SavedStep};
 use crate::steps::saturation::ReadPattern;
 use anyhow::{bail, Result};
 use frames::refs::{
@@ -46,6 +46,9 @@ pub struct Prepared {
     pub pixeldq_refpix: Vec<u32>,
     /// PIXELDQ after linearity and dark (before jump's bad-gain flags).
     pub pixeldq_pre_jump: Vec<u32>,
+    /// PIXELDQ after each step up to dark_current whose own result is saved
+    /// (`Detector1Settings::step_saves`).
+    pub pixeldq_after: Vec<(SavedStep, Vec<u32>)>,
     /// Step status keywords and reference keywords for the products.
     pub cal_steps: Vec<(String, String)>,
     pub ref_files: Vec<(String, String)>,
@@ -59,6 +62,20 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Keep a copy of PIXELDQ as it is after `steps` when their results are saved.
+fn keep_after(
+    s: &Detector1Settings,
+    steps: &[SavedStep],
+    dq: &[u32],
+    out: &mut Vec<(SavedStep, Vec<u32>)>,
+) {
+    for &st in steps {
+        if s.step_saves.iter().any(|x| x.step == st) {
+            out.push((st, dq.to_vec()));
+        }
+    }
 }
 
 fn or_into(dst: &mut [u32], src: &Array2<u32>) {
@@ -85,6 +102,7 @@ impl Prepared {
         if let Some(d) = &self.dark {
             per_pixel += 4 * d.total_planes() as u64;
         }
+        per_pixel += 4 * self.pixeldq_after.len() as u64;
         n * per_pixel
     }
 
@@ -112,6 +130,8 @@ impl Prepared {
         cal_steps.push(("S_DQINIT".into(), status(s.mask.is_some())));
         ref_files.push(("R_MASK".into(), refname(&s.mask)));
         let mut pixeldq = mask.clone();
+        let mut pixeldq_after = Vec::new();
+        keep_after(s, &[SavedStep::DqInit], &pixeldq, &mut pixeldq_after);
 
         let saturation = match &s.saturation {
             Some((p, params)) => {
@@ -133,6 +153,12 @@ impl Prepared {
             }
             None => None,
         };
+        keep_after(
+            s,
+            &[SavedStep::Saturation, SavedStep::Ipc],
+            &pixeldq,
+            &mut pixeldq_after,
+        );
         cal_steps.push(("S_SATURA".into(), status(saturation.is_some())));
         ref_files.push((
             "R_SATURA".into(),
@@ -152,6 +178,12 @@ impl Prepared {
         cal_steps.push(("S_SUPERB".into(), status(superbias.is_some())));
         ref_files.push(("R_SUPERB".into(), refname(&s.superbias)));
         let pixeldq_refpix = pixeldq.clone();
+        keep_after(
+            s,
+            &[SavedStep::Superbias, SavedStep::Refpix],
+            &pixeldq,
+            &mut pixeldq_after,
+        );
 
         let linearity = match &s.linearity {
             Some(p) => {
@@ -167,6 +199,7 @@ impl Prepared {
             }
             None => None,
         };
+        keep_after(s, &[SavedStep::Linearity], &pixeldq, &mut pixeldq_after);
         cal_steps.push(("S_LINEAR".into(), status(linearity.is_some())));
         ref_files.push(("R_LINEAR".into(), refname(&s.linearity)));
 
@@ -185,6 +218,7 @@ impl Prepared {
             }
             None => None,
         };
+        keep_after(s, &[SavedStep::DarkCurrent], &pixeldq, &mut pixeldq_after);
         cal_steps.push(("S_DARK".into(), status(dark.is_some())));
         ref_files.push((
             "R_DARK".into(),
@@ -237,6 +271,7 @@ impl Prepared {
             average_dark_current,
             pixeldq_refpix,
             pixeldq_pre_jump: pixeldq,
+            pixeldq_after,
             cal_steps,
             ref_files,
         })

@@ -57,6 +57,148 @@ pub struct ProductPaths {
     pub ramp: PathBuf,
 }
 
+/// A Detector1 step whose own result can be saved (`--steps.<step>.save_results=true` or
+/// `--steps.<step>.output_file=NAME`), in the official near-IR order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SavedStep {
+    GroupScale,
+    DqInit,
+    Saturation,
+    Ipc,
+    Superbias,
+    Refpix,
+    Linearity,
+    DarkCurrent,
+    Jump,
+    RampFit,
+    GainScale,
+}
+
+impl SavedStep {
+    pub const ALL: [SavedStep; 11] = [
+        SavedStep::GroupScale,
+        SavedStep::DqInit,
+        SavedStep::Saturation,
+        SavedStep::Ipc,
+        SavedStep::Superbias,
+        SavedStep::Refpix,
+        SavedStep::Linearity,
+        SavedStep::DarkCurrent,
+        SavedStep::Jump,
+        SavedStep::RampFit,
+        SavedStep::GainScale,
+    ];
+
+    /// The step's name in `--steps.<name>.…` (and its default file suffix).
+    pub fn alias(self) -> &'static str {
+        match self {
+            SavedStep::GroupScale => "group_scale",
+            SavedStep::DqInit => "dq_init",
+            SavedStep::Saturation => "saturation",
+            SavedStep::Ipc => "ipc",
+            SavedStep::Superbias => "superbias",
+            SavedStep::Refpix => "refpix",
+            SavedStep::Linearity => "linearity",
+            SavedStep::DarkCurrent => "dark_current",
+            SavedStep::Jump => "jump",
+            SavedStep::RampFit => "ramp_fit",
+            SavedStep::GainScale => "gain_scale",
+        }
+    }
+
+    pub fn from_alias(alias: &str) -> Option<SavedStep> {
+        SavedStep::ALL.into_iter().find(|s| s.alias() == alias)
+    }
+
+    /// Whether the step's result is a ramp (RampModel); otherwise it is a pair of rate-like
+    /// products (ramp_fit, gain_scale).
+    pub fn is_ramp(self) -> bool {
+        self < SavedStep::RampFit
+    }
+}
+
+/// One step's own saved result: a RampModel file for the steps up to jump; for ramp_fit and
+/// gain_scale, the image (`path`) and integrations (`ints_path`) products they return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSave {
+    pub step: SavedStep,
+    pub path: PathBuf,
+    pub ints_path: Option<PathBuf>,
+}
+
+impl StepSave {
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.path).chain(self.ints_path.as_ref())
+    }
+}
+
+/// The per-step saves of a run, as the official calwebb_detector1 makes them (stpipe
+/// `Step.run`: a step's result is saved when it ran, i.e. was not skipped, and `save_results`
+/// is true or `output_file` given):
+/// * a step that reports SKIPPED itself (a reference given as N/A, group_scale with
+///   FRMDIVSR = NFRAMES, gain_scale without GAINFACT) still ran and is saved;
+/// * MIRI-only steps never run on near-IR data, and `skip=true` steps are not saved;
+/// * ramp_fit returns (rate, rateints): saved with the index as a component,
+///   `X_0_ramp_fit.fits` and `X_1_ramp_fit.fits`, before gain_scale;
+/// * the pipeline sets gain_scale's suffix to `gain_scale` (rate) and `gain_scaleints`
+///   (rateints), ignoring `--steps.gain_scale.suffix`, and gives dark_current and ramp_fit its
+///   own `output_dir`.
+fn step_saves(
+    cfg: &RunConfig,
+    naming: &crate::pipeline::naming::OutputNaming,
+) -> Result<Vec<StepSave>, String> {
+    let mut saves = Vec::new();
+    for st in cfg.spec.steps {
+        let Some(step) = SavedStep::from_alias(st.alias) else {
+            continue;
+        };
+        if cfg.skip(st.alias) {
+            continue;
+        }
+        let Some(mut target) = naming.step_target(cfg, st.alias, st.alias) else {
+            continue;
+        };
+        if cfg
+            .step_param(st.alias, "output_use_model")
+            .as_bool()
+            .unwrap_or(false)
+        {
+            return Err(format!(
+                "--steps.{}.output_use_model=true is not supported (the file would be named after the model's last saved name)",
+                st.alias
+            ));
+        }
+        if matches!(step, SavedStep::DarkCurrent | SavedStep::RampFit) {
+            target.dir = naming.output_dir.clone();
+        }
+        let save = match step {
+            SavedStep::RampFit => StepSave {
+                step,
+                path: target.path(&[Some("0")]),
+                ints_path: Some(target.path(&[Some("1")])),
+            },
+            SavedStep::GainScale => {
+                target.suffix = "gain_scale".into();
+                let path = target.path(&[]);
+                target.suffix = "gain_scaleints".into();
+                StepSave {
+                    step,
+                    path,
+                    ints_path: Some(target.path(&[])),
+                }
+            }
+            _ => StepSave {
+                step,
+                path: target.path(&[]),
+                ints_path: None,
+            },
+        };
+        saves.push(save);
+    }
+    saves.sort_by_key(|s| s.step);
+    Ok(saves)
+}
+
 /// Ramp-fitting options.
 #[derive(Debug, Clone)]
 pub struct RampFitSettings {
@@ -71,6 +213,9 @@ pub struct Detector1Settings {
     pub input: PathBuf,
     pub output_dir: PathBuf,
     pub products: ProductPaths,
+    /// Steps whose own results are saved (`--steps.<step>.save_results` / `output_file`), in
+    /// pipeline order.
+    pub step_saves: Vec<StepSave>,
     pub save_calibrated_ramp: bool,
     pub group_scale: bool,
     pub mask: Option<PathBuf>,
@@ -359,27 +504,43 @@ impl Detector1Settings {
             None
         };
 
-        // Per-step intermediate products make no sense in a fused single pass: refuse them
-        // rather than silently ignoring them.
-        for st in cfg.spec.steps {
-            let save = cfg
-                .step_param(st.alias, "save_results")
-                .as_bool()
-                .unwrap_or(false);
-            let file = cfg.step_param(st.alias, "output_file");
-            if (save || !file.is_none()) && st.alias != "ramp_fit" && st.alias != "gain_scale" {
-                return Err(format!(
-                    "--steps.{}.save_results/output_file: sloper fuses the detector1 steps into one pass and does not write per-step products (use --save_calibrated_ramp=true for the ramp after jump)",
-                    st.alias
-                ));
-            }
-        }
         let naming = crate::pipeline::naming::OutputNaming::from_config(cfg);
         let products = ProductPaths {
             rate: naming.product("rate"),
             rateints: naming.product("rateints"),
             ramp: naming.product("ramp"),
         };
+        let step_saves = step_saves(cfg, &naming)?;
+        if !step_saves.is_empty() {
+            let which = step_saves[0].step.alias();
+            if cfg.extra("mode").is_some_and(|m| m != "exact") {
+                return Err(format!(
+                    "--steps.{which}.save_results/output_file: per-step products are written by --mode exact only"
+                ));
+            }
+            if cfg.extra("resume").is_some() {
+                return Err(format!(
+                    "--steps.{which}.save_results/output_file: per-step products cannot be resumed yet (drop --resume)"
+                ));
+            }
+            let mut seen: Vec<&PathBuf> = vec![&products.rate, &products.rateints];
+            if cfg
+                .pipeline_param("save_calibrated_ramp")
+                .as_bool()
+                .unwrap_or(false)
+            {
+                seen.push(&products.ramp);
+            }
+            for p in step_saves.iter().flat_map(|s| s.paths()) {
+                if seen.contains(&p) {
+                    return Err(format!(
+                        "{}: two products of this run would be written to the same file (check the steps' output_file/suffix)",
+                        p.display()
+                    ));
+                }
+                seen.push(p);
+            }
+        }
         let output_dir = naming.output_dir.clone();
         let max_memory = match cfg.extra("max-memory") {
             Some(s) => s
@@ -400,6 +561,7 @@ impl Detector1Settings {
             input: cfg.input.clone(),
             output_dir,
             products,
+            step_saves,
             save_calibrated_ramp: cfg
                 .pipeline_param("save_calibrated_ramp")
                 .as_bool()

@@ -404,6 +404,7 @@ mod tests {
             average_dark_current: vec![],
             pixeldq_refpix: vec![0; np],
             pixeldq_pre_jump: vec![0; np],
+            pixeldq_after: vec![],
             cal_steps: vec![],
             ref_files: vec![],
         }
