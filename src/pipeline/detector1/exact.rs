@@ -88,6 +88,46 @@ fn calibrated_row(
     Ok(())
 }
 
+/// The calibrated rows of one raw frame for refpix summaries; reference pixels are decoded
+/// one by one instead of whole rows.
+struct CalibratedFrame<'a> {
+    raw: &'a RawExposure,
+    prep: &'a Prepared,
+    int: usize,
+    group: usize,
+}
+
+impl crate::steps::refpix::RowSource for CalibratedFrame<'_> {
+    fn read_row(&mut self, y: usize, out: &mut [f32]) -> Result<(), frames::FramesError> {
+        calibrated_row(self.raw, self.prep, self.int, self.group, y, out)
+    }
+
+    fn read_taps(
+        &mut self,
+        y: usize,
+        taps: &[(u32, u32)],
+        _row: &mut [f32],
+        values: &mut [f32],
+    ) -> Result<(), frames::FramesError> {
+        let bytes = self.raw.band_bytes(self.int, self.group, y, y + 1)?;
+        let nx = self.prep.nx;
+        for &(x, slot) in taps {
+            let x = x as usize;
+            // The same per-pixel operations as `calibrated_row`, on one value.
+            let mut v = [0f32];
+            frames::raw::decode_u16_offset_be_to_f32(&bytes[2 * x..2 * x + 2], &mut v);
+            if let Some(f) = self.prep.group_scale {
+                group_scale::apply(&mut v, f);
+            }
+            if let Some(b) = &self.prep.superbias {
+                superbias::subtract_plane(&mut v, &b[y * nx + x..y * nx + x + 1]);
+            }
+            values[slot as usize] = v[0];
+        }
+        Ok(())
+    }
+}
+
 /// Pass A.
 pub fn pass_a(
     raw: &RawExposure,
@@ -114,8 +154,12 @@ pub fn pass_a(
             let corrections: Vec<GroupCorrection> = frames
                 .par_iter()
                 .map(|&(i, g)| {
-                    let mut src =
-                        |y: usize, out: &mut [f32]| calibrated_row(raw, prep, i, g, y, out);
+                    let mut src = CalibratedFrame {
+                        raw,
+                        prep,
+                        int: i,
+                        group: g,
+                    };
                     let c = plan.summarize(
                         RefFrame::Group {
                             integration: i,

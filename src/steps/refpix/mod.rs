@@ -199,6 +199,24 @@ impl GroupCorrection {
 pub trait RowSource {
     /// Fill `out` (one full row, SUBSIZE1 values) with row `y` (0-based) of the frame.
     fn read_row(&mut self, y: usize, out: &mut [f32]) -> Result<(), FramesError>;
+
+    /// Set `values[slot]` to the value at column `x` of row `y` for every `(x, slot)` of `taps`
+    /// (the reference pixels a summary needs). The default reads the whole row into `row`; a
+    /// source that can reach single pixels cheaply overrides it (the side reference columns
+    /// are 8 of a row's 2048 values).
+    fn read_taps(
+        &mut self,
+        y: usize,
+        taps: &[(u32, u32)],
+        row: &mut [f32],
+        values: &mut [f32],
+    ) -> Result<(), FramesError> {
+        self.read_row(y, row)?;
+        for &(x, slot) in taps {
+            values[slot as usize] = row[x as usize];
+        }
+        Ok(())
+    }
 }
 
 impl<F> RowSource for F

@@ -332,10 +332,7 @@ impl RefpixPlan {
         let mut values = vec![0f32; self.nslots];
         let mut row = vec![0f32; self.embedding.ncols];
         for read in &self.reads {
-            source.read_row(read.y, &mut row)?;
-            for &(x, slot) in &read.taps {
-                values[slot as usize] = row[x as usize];
-            }
+            source.read_taps(read.y, &read.taps, &mut row, &mut values)?;
         }
         match &self.layout {
             Layout::Skipped(_) | Layout::OneAmpNoRefs => {}
