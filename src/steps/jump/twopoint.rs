@@ -96,8 +96,13 @@ pub fn detect_pixel(
     }
 
     // Electrons, NaN where DO_NOT_USE or SATURATED; differences in float32, widened.
-    scratch.diffs.clear();
-    for (v, q) in values.chunks_exact(ngroups).zip(gdq.chunks_exact(ngroups)) {
+    let ndiff = ngroups - 1;
+    scratch.diffs.resize(setup.nints * ndiff, 0.0);
+    for ((v, q), out) in values
+        .chunks_exact(ngroups)
+        .zip(gdq.chunks_exact(ngroups))
+        .zip(scratch.diffs.chunks_exact_mut(ndiff.max(1)))
+    {
         let electrons = |g: usize| {
             if q[g] & (dq::G_DO_NOT_USE | dq::G_SATURATED) != 0 {
                 f32::NAN
@@ -106,9 +111,9 @@ pub fn detect_pixel(
             }
         };
         let mut prev = electrons(0);
-        for g in 1..ngroups {
+        for (g, d) in (1..ngroups).zip(out.iter_mut()) {
             let cur = electrons(g);
-            scratch.diffs.push((cur - prev) as f64);
+            *d = (cur - prev) as f64;
             prev = cur;
         }
     }
@@ -219,24 +224,27 @@ fn iterative(setup: &JumpSetup, gdq: &mut [u8], rn2_per_nframes: f64, scratch: &
             _ => setup.rejection_threshold,
         };
         // ratio = |e_jump| / σ with e_jump a float32 (as stcal stores it). Division by σ > 0
-        // is monotonic, so the largest ratio is the largest |e_jump| divided once; ratios are
-        // computed one by one only in a round that flags.
+        // is monotonic, so the largest ratio is the largest |e_jump| divided once. It is also
+        // injective on float32 numerators (distinct float32 values differ by far more than a
+        // float64 rounding), so "ratio == largest ratio" is "|e_jump| == largest |e_jump|".
         let e_abs = |a: f64| ((a - median) as f32).abs();
-        let mut max_e = f32::NAN;
+        // Unusable differences give NaN; -1 stands in for them (every |e| is >= 0).
+        let mut max_e = -1.0f32;
         for &a in abs_diffs.iter() {
             let e = e_abs(a);
-            // NaN e (unusable difference) is skipped; the first usable one seeds the maximum.
-            if e > max_e || (max_e.is_nan() && !e.is_nan()) {
-                max_e = e;
-            }
+            let e = if e.is_nan() { -1.0 } else { e };
+            max_e = if e > max_e { e } else { max_e };
+        }
+        if max_e < 0.0 {
+            break; // no usable ratio
         }
         let max_ratio = max_e as f64 / sigma;
-        // NaN (no usable ratio) never exceeds the threshold.
+        // A NaN ratio (σ NaN) never exceeds the threshold.
         if max_ratio.is_nan() || max_ratio <= threshold {
             break;
         }
         for (j, a) in abs_diffs.iter_mut().enumerate() {
-            if e_abs(*a) as f64 / sigma == max_ratio {
+            if e_abs(*a) == max_e {
                 gdq[slot_of_diff(j, setup.ngroups)] |= dq::G_JUMP_DET;
                 *a = f64::NAN;
                 usable -= 1;
