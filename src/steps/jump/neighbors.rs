@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use frames::dq;
+use rayon::prelude::*;
 
 use super::setup::JumpSetup;
 use super::twopoint::{MARK_NEIGHBOR_CENTRE, MARK_NEIGHBOR_RANGE};
@@ -62,48 +63,57 @@ pub fn flag_four_neighbors(
     debug_assert_eq!(marks.len(), band.pixels() * gpp);
 
     // Centres: in range and flagged by detection (not by this pass). Most pixels hold none, so
-    // note per pixel whether it holds any and skip pixels with no centre within reach.
-    let mut has_centre = vec![false; band.pixels()];
-    for ((ms, qs), h) in marks
-        .chunks_exact_mut(gpp)
-        .zip(gdq.chunks_exact(gpp))
-        .zip(has_centre.iter_mut())
-    {
-        for (m, &q) in ms.iter_mut().zip(qs) {
-            if *m & MARK_NEIGHBOR_RANGE != 0 && q & dq::G_JUMP_DET != 0 {
-                *m |= MARK_NEIGHBOR_CENTRE;
-                *h = true;
-            }
-        }
-    }
-
+    // note per pixel whether it holds any and skip pixels with no centre within reach. Rows are
+    // independent in both passes (the second reads only marks), so rayon splits them.
     let nx = band.nx;
+    let mut has_centre = vec![false; band.pixels()];
+    marks
+        .par_chunks_mut(gpp * nx)
+        .zip(gdq.par_chunks(gpp * nx))
+        .zip(has_centre.par_chunks_mut(nx))
+        .for_each(|((ms, qs), hs)| {
+            for ((ms, qs), h) in ms.chunks_exact_mut(gpp).zip(qs.chunks_exact(gpp)).zip(hs) {
+                let mut any = 0u8;
+                for (m, &q) in ms.iter_mut().zip(qs) {
+                    let c = (*m & MARK_NEIGHBOR_RANGE != 0) & (q & dq::G_JUMP_DET != 0);
+                    *m |= c as u8 * MARK_NEIGHBOR_CENTRE;
+                    any |= c as u8;
+                }
+                *h = any != 0;
+            }
+        });
+
+    let marks: &[u8] = marks;
     let centre = |pix: usize, slot: usize| marks[pix * gpp + slot] & MARK_NEIGHBOR_CENTRE != 0;
-    for row in band.interior.clone() {
-        for col in 0..nx {
-            let pix = row * nx + col;
-            let near = has_centre[pix]
-                || (row > 0 && has_centre[pix - nx])
-                || (row + 1 < band.rows && has_centre[pix + nx])
-                || (col > 0 && has_centre[pix - 1])
-                || (col + 1 < nx && has_centre[pix + 1]);
-            if !near {
-                continue;
-            }
-            for slot in 0..gpp {
-                if slot % setup.ngroups == 0 {
-                    continue; // no difference ends at group 0
+    let interior = band.interior.clone();
+    gdq.par_chunks_mut(gpp * nx)
+        .enumerate()
+        .filter(|(row, _)| interior.contains(row))
+        .for_each(|(row, qrow)| {
+            for col in 0..nx {
+                let pix = row * nx + col;
+                let near = has_centre[pix]
+                    || (row > 0 && has_centre[pix - nx])
+                    || (row + 1 < band.rows && has_centre[pix + nx])
+                    || (col > 0 && has_centre[pix - 1])
+                    || (col + 1 < nx && has_centre[pix + 1]);
+                if !near {
+                    continue;
                 }
-                let hit = centre(pix, slot)
-                    || (row > 0 && centre(pix - nx, slot))
-                    || (row + 1 < band.rows && centre(pix + nx, slot))
-                    || (col > 0 && centre(pix - 1, slot))
-                    || (col + 1 < nx && centre(pix + 1, slot));
-                let q = &mut gdq[pix * gpp + slot];
-                if hit && *q & (dq::G_SATURATED | dq::G_DO_NOT_USE) == 0 {
-                    *q |= dq::G_JUMP_DET;
+                for slot in 0..gpp {
+                    if slot % setup.ngroups == 0 {
+                        continue; // no difference ends at group 0
+                    }
+                    let hit = centre(pix, slot)
+                        || (row > 0 && centre(pix - nx, slot))
+                        || (row + 1 < band.rows && centre(pix + nx, slot))
+                        || (col > 0 && centre(pix - 1, slot))
+                        || (col + 1 < nx && centre(pix + 1, slot));
+                    let q = &mut qrow[col * gpp + slot];
+                    if hit && *q & (dq::G_SATURATED | dq::G_DO_NOT_USE) == 0 {
+                        *q |= dq::G_JUMP_DET;
+                    }
                 }
             }
-        }
-    }
+        });
 }
