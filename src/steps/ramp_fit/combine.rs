@@ -189,7 +189,7 @@ impl PixelAccumulator {
             fitted = true;
             let (mut inv_var_r, mut slope_num) = (0.0f64, 0.0f64);
             for &seg in segs.iter() {
-                let slope = segment_slope(cfg, &pf, data, seg, timing);
+                let slope = segment_slope(cfg, memo, data, seg, timing);
                 let (var_r, inv) = memo.var_r(cfg, seg.len, timing);
                 inv_var_r += inv;
                 slope_num += slope / var_r;

@@ -36,10 +36,11 @@ impl PixelFit {
     }
 }
 
-/// Slope (DN/s) of one segment (its read-noise variance is [`segment_var_r`]).
+/// Slope (DN/s) of one segment (its read-noise variance is [`segment_var_r`]) of the pixel
+/// selected in `memo`.
 pub(crate) fn segment_slope(
     cfg: &FitConfig,
-    px: &PixelFit,
+    memo: &mut PixelMemo,
     data: &[f64],
     seg: Segment,
     timing: Timing,
@@ -48,7 +49,42 @@ pub(crate) fn segment_slope(
     match seg.len {
         1 => data[s] / timing.seconds(cfg),
         2 => (data[s + 1] - data[s]) / cfg.group_time,
-        len => weighted_ols_slope(&cfg.weights, px, &data[s..s + len], s) / cfg.group_time,
+        len => weighted_ols_slope(cfg, memo, &data[s..s + len], s) / cfg.group_time,
+    }
+}
+
+/// The data-independent sums of one weighted fit (segment length, start and weight power of
+/// one pixel): per-point weights `w` and `x·w`, and Σw, Σx·w, `1/(Σw·Σx²w − (Σxw)²)`, each
+/// accumulated in the same order as the fit loop would, so they are the same numbers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WeightSums {
+    key: (usize, usize, usize),
+    w: Vec<f64>,
+    xw: Vec<f64>,
+    sw: f64,
+    sx: f64,
+    inv_den: f64,
+}
+
+impl WeightSums {
+    fn compute(&mut self, table: &WeightTable, px: &PixelFit, len: usize, start: usize, power: usize) {
+        self.key = (len, start, power);
+        self.w.clear();
+        self.xw.clear();
+        let (mut sw, mut sx, mut sxx) = (0.0f64, 0.0f64, 0.0f64);
+        for j in 0..len {
+            let w = table.get(len, power, j) as f64 * px.invrn2;
+            let x = (j + start) as f64;
+            let xw = x * w;
+            sw += w;
+            sx += xw;
+            sxx += x * xw;
+            self.w.push(w);
+            self.xw.push(xw);
+        }
+        self.sw = sw;
+        self.sx = sx;
+        self.inv_den = 1.0 / (sw * sxx - sx * sx);
     }
 }
 
@@ -62,6 +98,8 @@ pub(crate) struct PixelMemo {
     pub pf: Option<PixelFit>,
     /// `(var_r, 1/var_r)` by segment length; NaN = not computed yet.
     var_r: Vec<(f64, f64)>,
+    /// Weight sums of the last weighted fit (most integrations of a pixel repeat it).
+    sums: WeightSums,
 }
 
 impl PixelMemo {
@@ -78,6 +116,7 @@ impl PixelMemo {
             self.pf = Some(PixelFit::new(cfg, px));
             self.var_r.clear();
             self.var_r.resize(cfg.ngroups + 1, (f64::NAN, f64::NAN));
+            self.sums.w.clear(); // forces a recompute: the weights scale with this pixel's rn
         }
         self.pf.expect("set above")
     }
@@ -214,7 +253,8 @@ impl WeightTable {
 /// Slope in DN per group of a segment of ≥ 3 groups, fitted with the "optimal" weights
 /// `|(j − mid)/mid|^P / rn²`. The power is taken in single precision (`powf`: f32::powf calls
 /// the same libm `powf`), X is the absolute group index, NaN values count as 0 in the sums.
-fn weighted_ols_slope(table: &WeightTable, px: &PixelFit, y: &[f64], start: usize) -> f64 {
+fn weighted_ols_slope(cfg: &FitConfig, memo: &mut PixelMemo, y: &[f64], start: usize) -> f64 {
+    let px = memo.pf.expect("PixelMemo::select first");
     let len = y.len();
     let span = y[len - 1] - y[0];
     let den = px.rn * px.rn + span * px.gain;
@@ -230,20 +270,16 @@ fn weighted_ols_slope(table: &WeightTable, px: &PixelFit, y: &[f64], start: usiz
     };
     let power = snr_power(snr);
 
-    let invrn2 = px.invrn2;
-    let (mut sw, mut sx, mut sxx, mut sy, mut sxy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for (j, &yj) in y.iter().enumerate() {
-        let w = table.get(len, power, j) as f64 * invrn2;
-        let x = (j + start) as f64;
+    let sums = &mut memo.sums;
+    if sums.key != (len, start, power) || sums.w.len() != len {
+        sums.compute(&cfg.weights, &px, len, start, power);
+    }
+    let (mut sy, mut sxy) = (0.0f64, 0.0f64);
+    for ((&yj, &w), &xw) in y.iter().zip(&sums.w).zip(&sums.xw) {
         let yv = if yj.is_nan() { 0.0 } else { yj };
-        let xw = x * w;
-        sw += w;
-        sx += xw;
-        sxx += x * xw;
         sy += yv * w;
         sxy += yv * xw;
     }
-    let den = sw * sxx - sx * sx;
-    let num = sw * sxy - sx * sy;
-    num * (1.0 / den)
+    let num = sums.sw * sxy - sums.sx * sy;
+    num * sums.inv_den
 }
