@@ -110,22 +110,22 @@ pub fn flag_integration(
     for g in 0..tile.ngroups {
         let plane = &values[g * np..(g + 1) * np];
         let flags = &mut gdq[g * np..(g + 1) * np];
-        for k in 0..np {
-            if plane[k] >= thr.threshold[k] {
-                scratch.ever[k] = true;
-            }
-            if scratch.ever[k] {
-                flags[k] |= dq::G_SATURATED;
-            }
-            if plane[k] <= 0.0 {
-                flags[k] |= dq::G_AD_FLOOR | dq::G_DO_NOT_USE;
-            }
+        // Branch-free (flags are OR-ed in by multiplying a 0/1), so the loop vectorises.
+        for (((&v, &t), ever), f) in plane
+            .iter()
+            .zip(&thr.threshold[..np])
+            .zip(scratch.ever.iter_mut())
+            .zip(flags.iter_mut())
+        {
+            *ever |= v >= t;
+            *f |= *ever as u8 * dq::G_SATURATED
+                | (v <= 0.0) as u8 * (dq::G_AD_FLOOR | dq::G_DO_NOT_USE);
         }
         if n > 0 {
             let mut any = false;
-            for k in 0..np {
-                let sat = flags[k] & dq::G_SATURATED != 0;
-                scratch.mask[k] = sat;
+            for (m, &f) in scratch.mask.iter_mut().zip(flags.iter()) {
+                let sat = f & dq::G_SATURATED != 0;
+                *m = sat;
                 any |= sat;
             }
             // Growing an empty mask adds nothing: skip the two passes.
