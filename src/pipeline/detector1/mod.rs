@@ -278,7 +278,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         None => None,
     };
     let t0 = Instant::now();
-    let prep = Prepared::load(s, &meta)?;
+    let mut prep = Prepared::load(s, &meta)?;
     times.add("references", t0.elapsed());
     for (key, name) in &prep.ref_files {
         if name != "N/A" {
@@ -437,7 +437,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                 },
                 &ramp_header,
                 &final_header,
-                prep.pixeldq_after.clone(),
+                std::mem::take(&mut prep.pixeldq_after),
             )?,
         },
         None => Writers {

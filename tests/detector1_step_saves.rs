@@ -1,0 +1,277 @@
+//! Per-step saved results (`--steps.<step>.save_results=true`, `--steps.<step>.output_file`)
+//! against the official calwebb_detector1 (jwst 3.0.0): fixtures/step_saves, made by
+//! fixtures/step_saves/make_step_saves.sh (BRIGHT2 with FRMDIVSR=4 so group_scale runs,
+//! GAINFACT so gain_scale runs, heavy cosmic rays, flagged/NaN reference pixels so PIXELDQ
+//! changes at saturation, superbias, linearity, dark_current and jump). Every image array is
+//! compared bit for bit, and the primary header's step-status/reference keywords and
+//! PRIMECRS/EXTNCRS by value.
+
+mod common;
+
+use common::{assert_same_images, detector1, repo, unpack_fits};
+use std::path::{Path, PathBuf};
+
+const STEPS: [&str; 11] = [
+    "group_scale",
+    "dq_init",
+    "saturation",
+    "ipc",
+    "superbias",
+    "refpix",
+    "linearity",
+    "dark_current",
+    "jump",
+    "ramp_fit",
+    "gain_scale",
+];
+
+const KEYS: [&str; 23] = [
+    "S_GRPSCL", "S_DQINIT", "S_SATURA", "S_IPC", "S_SUPERB", "S_REFPIX", "S_LINEAR", "S_DARK",
+    "S_CHGMIG", "S_JUMP", "S_PCTFRM", "S_CLNFNS", "S_PERSIS", "S_RAMP", "S_GANSCL", "R_MASK",
+    "R_SATURA", "R_IPC", "R_SUPERB", "R_LINEAR", "R_DARK", "R_GAIN", "R_READNO",
+];
+
+fn fixture() -> PathBuf {
+    repo().join("fixtures/step_saves")
+}
+
+/// A primary-header string keyword; a reference keyword reduced to its file name (the official
+/// files hold the oracle's absolute paths).
+fn key(path: &Path, name: &str) -> Option<String> {
+    let mut f = fitsio::FitsFile::open(path).unwrap();
+    let h = f.primary_hdu().unwrap();
+    let v: String = h.read_key(&mut f, name).ok()?;
+    Some(match v.rsplit_once('/') {
+        Some((_, file)) if name.starts_with("R_") && v != "N/A" => file.to_string(),
+        _ => v,
+    })
+}
+
+fn float_key(path: &Path, name: &str) -> Option<f64> {
+    let mut f = fitsio::FitsFile::open(path).unwrap();
+    let h = f.primary_hdu().unwrap();
+    h.read_key(&mut f, name).ok()
+}
+
+fn assert_same_keywords(ours: &Path, golden: &Path) {
+    for k in KEYS {
+        assert_eq!(
+            key(ours, k),
+            key(golden, k),
+            "{}: {k} differs from {}",
+            ours.display(),
+            golden.display()
+        );
+    }
+    for k in ["PRIMECRS", "EXTNCRS"] {
+        match (float_key(ours, k), float_key(golden, k)) {
+            (Some(a), Some(b)) => assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{}: {k} {a} vs {b}",
+                ours.display()
+            ),
+            (a, b) => assert_eq!(a.is_some(), b.is_some(), "{}: {k}", ours.display()),
+        }
+    }
+}
+
+fn fits_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".fits"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Run with every step saved (plus `extra`) and compare each file with the official one.
+fn every_step(extra: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture(), &input);
+    let mut args: Vec<String> = vec![
+        input
+            .join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+            .display()
+            .to_string(),
+        "--refs".into(),
+        input.display().to_string(),
+        format!("--output_dir={}", out.display()),
+        "--save_calibrated_ramp=true".into(),
+        "--steps.ipc.override_ipc=N/A".into(),
+        "--quiet".into(),
+    ];
+    args.extend(
+        STEPS
+            .iter()
+            .map(|s| format!("--steps.{s}.save_results=true")),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let report = detector1(&args);
+    assert_eq!(report.outputs.len(), 16);
+    let golden = tmp.path().join("golden");
+    unpack_fits(&fixture().join("golden"), &golden);
+    let names = fits_names(&golden);
+    assert_eq!(names.len(), 16);
+    assert_eq!(
+        fits_names(&out),
+        names,
+        "the same files as the official run"
+    );
+    for n in &names {
+        assert_same_images(&out.join(n), &golden.join(n));
+        assert_same_keywords(&out.join(n), &golden.join(n));
+    }
+}
+
+#[test]
+fn every_step_matches_the_official_files() {
+    every_step(&[]);
+}
+
+/// Taps cut at tile borders: many small tiles with halos (saturation growth, neighbours) and
+/// any thread count give the same files.
+#[test]
+fn every_step_with_small_tiles() {
+    every_step(&["--tile", "3x5", "--threads", "2"]);
+    every_step(&["--tile", "16x1", "--threads", "1"]);
+}
+
+/// `output_file` (pipeline and step), `suffix`, a step's `output_dir`, and what the pipeline
+/// overrides (dark_current/ramp_fit output_dir, gain_scale suffix), skipped steps: the same file
+/// names as the official run (fixtures/step_saves/names.txt, options in name_args.txt).
+#[test]
+fn names_follow_the_official_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture(), &input);
+    let mut args: Vec<String> = vec![
+        input
+            .join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+            .display()
+            .to_string(),
+        "--refs".into(),
+        input.display().to_string(),
+        format!("--output_dir={}", out.display()),
+        "--save_calibrated_ramp=true".into(),
+        "--quiet".into(),
+    ];
+    let name_args = std::fs::read_to_string(fixture().join("name_args.txt")).unwrap();
+    args.extend(
+        name_args
+            .lines()
+            .map(|l| l.replace("OUT", &out.display().to_string())),
+    );
+    detector1(&args);
+    let mut found = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                found.push(p.strip_prefix(&out).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    let expected: Vec<String> = std::fs::read_to_string(fixture().join("names.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(found, expected);
+    // The saturation file holds saturation's result whatever its name.
+    let golden = tmp.path().join("golden");
+    unpack_fits(&fixture().join("golden"), &golden);
+    assert_same_images(
+        &out.join("sat_only_saturation.fits"),
+        &golden.join("jw01234001001_01101_00001_nrcalong_saturation.fits"),
+    );
+    assert_same_images(
+        &out.join("run7_lin.fits"),
+        &golden.join("jw01234001001_01101_00001_nrcalong_linearity.fits"),
+    );
+}
+
+/// Sigma-clip jump mode may run pass B twice (whole-plane clearing): jump's own file is the
+/// calibrated ramp, identical to the official `_ramp` arrays.
+#[test]
+fn jump_save_in_sigma_clip_mode() {
+    let fixture = repo().join("fixtures/parity/sigclip100");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture, &input);
+    let report = detector1(&[
+        input
+            .join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+            .display()
+            .to_string(),
+        "--refs".into(),
+        input.display().to_string(),
+        format!("--output_dir={}", out.display()),
+        "--steps.jump.save_results=true".into(),
+        "--steps.saturation.save_results=true".into(),
+        "--tile".into(),
+        "5x7".into(),
+        "--quiet".into(),
+    ]);
+    assert_eq!(report.outputs.len(), 4);
+    let golden = tmp.path().join("golden");
+    unpack_fits(&fixture.join("golden"), &golden);
+    assert_same_images(
+        &out.join("jw01234001001_01101_00001_nrcalong_jump.fits"),
+        &golden.join("jw01234001001_01101_00001_nrcalong_ramp.fits"),
+    );
+    assert_same_images(
+        &out.join("jw01234001001_01101_00001_nrcalong_rate.fits"),
+        &golden.join("jw01234001001_01101_00001_nrcalong_rate.fits"),
+    );
+    assert!(!out
+        .join("jw01234001001_01101_00001_nrcalong_ramp.fits")
+        .exists());
+}
+
+fn settings_error(extra: &[&str]) -> String {
+    use sloper::config::{parse_strun_args, DETECTOR1};
+    use sloper::pipeline::detector1::{settings::EXTRA_OPTIONS, Detector1Settings};
+    let tiny = repo().join("fixtures/oracle/tiny");
+    let mut args: Vec<String> = vec![
+        tiny.join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+            .display()
+            .to_string(),
+        "--refs".into(),
+        tiny.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let cfg = parse_strun_args(DETECTOR1, &args, EXTRA_OPTIONS).unwrap();
+    Detector1Settings::from_config(&cfg).unwrap_err()
+}
+
+#[test]
+fn unsupported_combinations_are_refused() {
+    let e = settings_error(&["--steps.jump.save_results=true", "--resume"]);
+    assert!(
+        e.contains("--steps.jump.save_results") && e.contains("--resume"),
+        "{e}"
+    );
+    let e = settings_error(&["--steps.dq_init.save_results=true", "--mode", "online"]);
+    assert!(e.contains("--mode exact"), "{e}");
+    let e = settings_error(&[
+        "--steps.jump.save_results=true",
+        "--steps.jump.output_use_model=true",
+    ]);
+    assert!(e.contains("output_use_model"), "{e}");
+    // Two products at one name (the official pipeline would overwrite one with the other).
+    let e = settings_error(&[
+        "--save_calibrated_ramp=true",
+        "--steps.jump.save_results=true",
+        "--steps.jump.suffix=ramp",
+    ]);
+    assert!(e.contains("same file"), "{e}");
+}
