@@ -5,11 +5,25 @@
 //! A pipeline signals a status other than 1 by returning an [`ExitStatus`] error (it converts
 //! into `anyhow::Error` with `?`); `main` maps any error to its status with [`exit_code_of`].
 //!
-//! Note on detector1: when every pixel is saturated in group 0 of every integration, stcal's
-//! ramp fit returns `None`; the official pipeline then logs "NoneType returned from ramp_fit.
-//! Gain Scale step skipped.", writes no `_rate`/`_rateints` (only `_ramp` if asked) and strun
-//! exits **0** (checked with jwst 3.0.0). [`ExitStatus::no_science_data`] is the mechanism for
-//! the 64 convention where sloper chooses to report that case.
+//! **Status 64 never applies to what sloper implements.** In jwst 3.0.0 the only source of 64 is
+//! `jwst.assign_wcs.util.NoDataOnDetectorError` (an `StpipeExitException(64)`; stpipe's
+//! `_cli/strun.py` exits with its status), raised only by NIRSpec code: `assign_wcs/nirspec.py`
+//! (IFU slices not on NRS2 for the M gratings or G140H/F070LP; no open MOS/fixed slit on the
+//! detector) and `extract_2d/nirspec.py` (no valid slit selected), re-raised by
+//! `calwebb_spec2` (picture_frame and clean_flicker_noise catch it and go on). sloper implements
+//! no NIRSpec path (calwebb_spec2 is refused with status 1). For the pipelines it does implement
+//! the official tool exits 0 even when there is no science data, and so does sloper; checked
+//! with jwst 3.0.0 (`fixtures/stpipe/no_science_data.sh`, recorded in `no_science_data.txt`;
+//! `tests/stpipe_cli.rs` runs the same cases through sloper):
+//! * calwebb_detector1 with every pixel saturated in group 0 of every integration: stcal's ramp
+//!   fit returns `None`, the pipeline logs "NoneType returned from ramp_fit. Gain Scale step
+//!   skipped." and writes no `_rate`/`_rateints` (only `_ramp` if asked): exit 0;
+//! * calwebb_detector1 with every pixel DO_NOT_USE (`_rate`/`_rateints` all NaN), then
+//!   calwebb_image2 on both and calwebb_tso3 on the `_calints`: exit 0 each, every product
+//!   written.
+//!
+//! [`ExitStatus::no_science_data`] therefore has no caller; it exists so that a future NIRSpec
+//! path can raise the official status.
 
 use std::fmt;
 
