@@ -84,8 +84,8 @@ pub fn flag_four_neighbors(
         });
 
     let marks: &[u8] = marks;
-    let centre = |pix: usize, slot: usize| marks[pix * gpp + slot] & MARK_NEIGHBOR_CENTRE != 0;
     let interior = band.interior.clone();
+    let rows = band.rows;
     gdq.par_chunks_mut(gpp * nx)
         .enumerate()
         .filter(|(row, _)| interior.contains(row))
@@ -94,25 +94,27 @@ pub fn flag_four_neighbors(
                 let pix = row * nx + col;
                 let near = has_centre[pix]
                     || (row > 0 && has_centre[pix - nx])
-                    || (row + 1 < band.rows && has_centre[pix + nx])
+                    || (row + 1 < rows && has_centre[pix + nx])
                     || (col > 0 && has_centre[pix - 1])
                     || (col + 1 < nx && has_centre[pix + 1]);
                 if !near {
                     continue;
                 }
+                // The pixel's own marks stand in for a missing neighbour (OR-ing them twice
+                // changes nothing). Group-0 slots never hold a centre (no difference ends
+                // there), so every slot can be tested alike, without a branch.
+                let marks_of = |p: usize| &marks[p * gpp..(p + 1) * gpp];
+                let own = marks_of(pix);
+                let up = if row > 0 { marks_of(pix - nx) } else { own };
+                let down = if row + 1 < rows { marks_of(pix + nx) } else { own };
+                let left = if col > 0 { marks_of(pix - 1) } else { own };
+                let right = if col + 1 < nx { marks_of(pix + 1) } else { own };
+                let q = &mut qrow[col * gpp..(col + 1) * gpp];
                 for slot in 0..gpp {
-                    if slot % setup.ngroups == 0 {
-                        continue; // no difference ends at group 0
-                    }
-                    let hit = centre(pix, slot)
-                        || (row > 0 && centre(pix - nx, slot))
-                        || (row + 1 < band.rows && centre(pix + nx, slot))
-                        || (col > 0 && centre(pix - 1, slot))
-                        || (col + 1 < nx && centre(pix + 1, slot));
-                    let q = &mut qrow[col * gpp + slot];
-                    if hit && *q & (dq::G_SATURATED | dq::G_DO_NOT_USE) == 0 {
-                        *q |= dq::G_JUMP_DET;
-                    }
+                    let m = own[slot] | up[slot] | down[slot] | left[slot] | right[slot];
+                    let hit = (m & MARK_NEIGHBOR_CENTRE != 0)
+                        & (q[slot] & (dq::G_SATURATED | dq::G_DO_NOT_USE) == 0);
+                    q[slot] |= hit as u8 * dq::G_JUMP_DET;
                 }
             }
         });
