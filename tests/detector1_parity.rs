@@ -71,6 +71,25 @@ parity!(
     segmented,
 );
 
+/// Snowball flagging (expand_large_events): snowball-like showers added to a simulated exposure
+/// (fixtures/parity/add_snowballs.py: saturated cores with jump halos, one near the frame edge
+/// per integration), official products made with the same parameter. Tiles smaller than a
+/// snowball must not change anything: snowballs are found on whole frames.
+#[test]
+fn snowball() {
+    run_case("snowball", &["--steps.jump.expand_large_events=true"]);
+    run_case(
+        "snowball",
+        &[
+            "--steps.jump.expand_large_events=true",
+            "--tile",
+            "7x9",
+            "--threads",
+            "1",
+        ],
+    );
+}
+
 /// The answer must not depend on how the frame is cut into bands or on the thread count.
 #[test]
 fn band_height_and_threads_do_not_change_results() {
@@ -107,4 +126,37 @@ fn tiny_official_fixture() {
 #[should_panic(expected = "values differ")]
 fn comparison_detects_a_changed_parameter() {
     run_case("heavy_cr", &["--steps.jump.rejection_threshold=3.5"]);
+}
+
+/// Online mode cannot flag snowballs (they need whole frames after jump): a clear refusal, no
+/// product.
+#[test]
+fn snowballs_are_refused_online() {
+    let fixture = repo().join("fixtures/parity/snowball");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture, &input);
+    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+        .arg("detector1")
+        .arg(&uncal)
+        .arg("--refs")
+        .arg(&input)
+        .arg(format!("--output_dir={}", out.display()))
+        .args([
+            "--mode=online",
+            "--steps.jump.expand_large_events=true",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("expand_large_events") && err.contains("--mode=exact"),
+        "{err}"
+    );
+    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no product may be left behind");
 }

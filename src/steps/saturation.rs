@@ -118,8 +118,8 @@ pub fn flag_integration(
             .zip(flags.iter_mut())
         {
             *ever |= v >= t;
-            *f |= *ever as u8 * dq::G_SATURATED
-                | (v <= 0.0) as u8 * (dq::G_AD_FLOOR | dq::G_DO_NOT_USE);
+            *f |= (*ever as u8 * dq::G_SATURATED)
+                | ((v <= 0.0) as u8 * (dq::G_AD_FLOOR | dq::G_DO_NOT_USE));
         }
         if n > 0 {
             let mut any = false;

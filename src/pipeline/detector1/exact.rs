@@ -15,6 +15,7 @@
 //! arithmetic is independent of the split, so results are identical for any thread count.
 
 use super::prepare::Prepared;
+use super::snowballs::SnowStage;
 use super::taps::{FlagTap, TapGeometry, TapRequest, Taps, ValueTap};
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
@@ -439,6 +440,7 @@ pub fn process_tile(
     t: TileRect,
     planes: Option<&[bool]>,
     want_ramp: bool,
+    snow: SnowStage<'_>,
     bufs: &mut BandBuffers,
     times: &mut StageTimes,
 ) -> Result<(BandProducts, u64, Vec<bool>)> {
@@ -635,13 +637,25 @@ pub fn process_tile(
             let jgain = rect(&prep.jump_gain, nx, jr.clone(), jc.clone(), 1);
             let jrn = rect(&prep.jump_readnoise, nx, jr.clone(), jc.clone(), 1);
             jump::setup::flag_bad_gain(&mut pixeldq, &jgain);
+            if let SnowStage::Load(scratch) = snow {
+                // Jumps and snowballs were found by the first pass: take its GROUPDQ.
+                let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
+                let mut plane = vec![0u8; rows * cols];
+                for k in 0..gpp {
+                    scratch.read_rect(k / ngroups, k % ngroups, t.y0, t.x0, cols, &mut plane)?;
+                    for (p, &q) in plane.iter().enumerate() {
+                        let jp = (core_rows.start + p / cols) * jw + core_cols.start + p % cols;
+                        pq[jp * gpp + k] = q;
+                    }
+                }
+            }
             let marks = sized(&mut bufs.marks, jnp * gpp, 0, true);
             let geo = BandGeometry {
                 nx: jw,
                 rows: jrows,
                 interior: core_rows.clone(),
             };
-            if setup.detects() {
+            if setup.detects() && !matches!(snow, SnowStage::Load(_)) {
                 pv.par_chunks(gpp * jw)
                     .zip(pq.par_chunks_mut(gpp * jw))
                     .zip(marks.par_chunks_mut(gpp * jw))
@@ -678,13 +692,40 @@ pub fn process_tile(
                     jump::after_jump::flag_after_jumps(setup, q, m);
                 }
             }
-            let interior = geo.interior_pixels();
-            jump::after_jump::clear_jump_on_unusable(
-                &mut pq[interior.start * gpp..interior.end * gpp],
-            );
+            if !matches!(snow, SnowStage::Load(_)) {
+                let interior = geo.interior_pixels();
+                jump::after_jump::clear_jump_on_unusable(
+                    &mut pq[interior.start * gpp..interior.end * gpp],
+                );
+            }
         }
     }
     times.add("jump", t0.elapsed());
+    if let SnowStage::Store(scratch) = snow {
+        // First pass of snowball flagging: keep the core's GROUPDQ, fit nothing.
+        let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
+        let mut plane = vec![0u8; rows * cols];
+        for k in 0..gpp {
+            for (p, q) in plane.iter_mut().enumerate() {
+                let jp = (core_rows.start + p / cols) * jw + core_cols.start + p % cols;
+                *q = pq[jp * gpp + k];
+            }
+            scratch.write_rect(k / ngroups, k % ngroups, t.y0, t.x0, cols, &plane)?;
+        }
+        let products = BandProducts {
+            y0: t.y0,
+            x0: t.x0,
+            rows,
+            cols,
+            rate: Vec::new(),
+            ints: Vec::new(),
+            ramp: None,
+            pixeldq: Vec::new(),
+            taps,
+            any_unsaturated_start: false,
+        };
+        return Ok((products, primary, plane_all));
+    }
 
     // Ramp fit of the core pixels, row by row in parallel.
     let t0 = Instant::now();

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod exact;
 pub mod prepare;
 pub mod settings;
+pub mod snowballs;
 pub mod step_saves;
 pub mod taps;
 
@@ -550,6 +551,70 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         None
     };
 
+    // Snowball flagging needs whole frames after jump detection: a first pass over the tiles
+    // keeps the jump GROUPDQ in a scratch file, snowballs are flagged integration by
+    // integration, and pass B then fits with that GROUPDQ (see `snowballs`).
+    let snowball_setup = jump_setup
+        .as_ref()
+        .filter(|j| j.mode != JumpMode::StepSkipped)
+        .and_then(|j| j.snowball);
+    let mut snow: Option<(snowballs::GdqScratch, u64, u64)> = None;
+    if let Some(sb) = &snowball_setup {
+        let stem = s
+            .products
+            .rate
+            .file_name()
+            .map_or_else(|| "sloper".into(), |n| n.to_string_lossy().into_owned());
+        let scratch =
+            snowballs::GdqScratch::create(&s.output_dir, &stem, [nints, ngroups, ny, nx])?;
+        let t0 = Instant::now();
+        let mut bufs = exact::BandBuffers::default();
+        let mut planes: Option<Vec<bool>> = None;
+        let primary = loop {
+            let mut primary = 0u64;
+            let mut all_planes = vec![true; nints * ngroups];
+            for tile in &tiles {
+                if crate::interrupt::interrupted() {
+                    anyhow::bail!("{}: interrupted; no product was written", s.input.display());
+                }
+                let (_, p, plane_all) = exact::process_tile(
+                    &raw,
+                    &prep,
+                    &params,
+                    &pass_a,
+                    jump_setup.as_ref(),
+                    &fit,
+                    *tile,
+                    planes.as_deref(),
+                    false,
+                    snowballs::SnowStage::Store(&scratch),
+                    &mut bufs,
+                    &mut times,
+                )?;
+                primary += p;
+                for (a, b) in all_planes.iter_mut().zip(&plane_all) {
+                    *a &= *b;
+                }
+            }
+            let sigma_clip = jump_setup
+                .as_ref()
+                .is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
+            if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
+                planes = Some(all_planes);
+                continue;
+            }
+            break primary;
+        };
+        let count = snowballs::flag_snowballs(&scratch, sb, nints)?;
+        times.add("snowballs", t0.elapsed());
+        log::info!(target: "stcal.jump.jump", "Total snowballs = {count}");
+        snow = Some((scratch, primary, count));
+    }
+    let snow_stage = match &snow {
+        Some((scratch, _, _)) => snowballs::SnowStage::Load(scratch),
+        None => snowballs::SnowStage::Off,
+    };
+
     // Pass B. Bands are computed here (rayon inside each band) while a writer thread writes
     // the previous band, so I/O overlaps computation; the channel holds one band (bounded
     // memory: at most two bands of products exist at once).
@@ -644,6 +709,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                         *tile,
                         planes.as_deref(),
                         want_jump_ramp,
+                        snow_stage,
                         &mut bufs,
                         &mut times,
                     )?;
@@ -674,7 +740,9 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                 let sigma_clip = jump_setup
                     .as_ref()
                     .is_some_and(|j| matches!(j.mode, JumpMode::SigmaClip { .. }));
-                if sigma_clip && planes.is_none() && all_planes.iter().any(|&a| a) {
+                // (With snowballs the first pass settled the clearing; this pass detects nothing.)
+                if sigma_clip && snow.is_none() && planes.is_none() && all_planes.iter().any(|&a| a)
+                {
                     // Some plane is entirely JUMP_DET/DO_NOT_USE: the official step clears
                     // those jumps. Detection is deterministic: run pass B again knowing them.
                     planes = Some(all_planes);
@@ -716,7 +784,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     if let Some(setup) = jump_setup.as_ref().filter(|_| jump_ran) {
         let fully: usize = pass_a.fully_dnu_per_int.iter().sum();
         let number = if setup.detects() {
-            primary_total as i64
+            snow.as_ref().map_or(primary_total, |(_, p, _)| *p) as i64
         } else {
             jump::setup::NO_DETECTION_CR_COUNT
         };
@@ -725,9 +793,15 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         {
             extra.push(Card::new("PRIMECRS", KeyValue::Float(v)));
         }
-        if let Some(v) =
-            jump::setup::extended_emission_events(0, fully, nints, ngroups, meta.tgroup, ny, nx)
-        {
+        if let Some(v) = jump::setup::extended_emission_events(
+            snow.as_ref().map_or(0, |(_, _, n)| *n),
+            fully,
+            nints,
+            ngroups,
+            meta.tgroup,
+            ny,
+            nx,
+        ) {
             extra.push(Card::new("EXTNCRS", KeyValue::Float(v)));
         }
     }

@@ -471,9 +471,6 @@ impl Detector1Settings {
                 only_use_ints: bool_param(cfg, "jump", "only_use_ints"),
             };
             p.validate().map_err(|e| format!("jump: {e}"))?;
-            if p.expand_large_events {
-                return Err("--steps.jump.expand_large_events=true (snowball flagging) is not supported by the streaming driver yet".into());
-            }
             (Some(p), g, r)
         } else {
             (None, None, None)

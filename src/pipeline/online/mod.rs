@@ -111,6 +111,17 @@ pub fn run_stream(
     sink: &mut (dyn PlaneSink + Send),
     options: OnlineOptions,
 ) -> Result<OnlineReport> {
+    if settings
+        .jump
+        .as_ref()
+        .is_some_and(|j| j.expand_large_events)
+    {
+        anyhow::bail!(
+            "{}: --steps.jump.expand_large_events=true (snowball flagging) needs whole frames after \
+             jump detection and is not available online; use --mode=exact",
+            settings.input.display()
+        );
+    }
     run_stream_when_ready(settings, meta, source, sink, options, || {})
 }
 

@@ -48,7 +48,7 @@ fn sampled_median(buf: &[f64]) -> Option<f64> {
     static NETWORK: std::sync::OnceLock<SortNetwork> = std::sync::OnceLock::new();
     let net = NETWORK.get_or_init(|| SortNetwork::new(MAX_NETWORK_LEN).expect("32 fits"));
     let n = buf.len();
-    let (h, even) = (n / 2, n % 2 == 0);
+    let (h, even) = (n / 2, n.is_multiple_of(2));
     let mut sample = [0.0f64; MAX_NETWORK_LEN];
     for (k, s) in sample.iter_mut().enumerate() {
         *s = buf[(2 * k + 1) * n / (2 * MAX_NETWORK_LEN)];
