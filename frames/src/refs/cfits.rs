@@ -647,29 +647,6 @@ impl CFits {
         self.check(status, "writing header card")
     }
 
-    /// Write `data` as `data.len()` consecutive pixels of the current image, starting at the
-    /// pixel with 0-based numpy-order coordinates `first`.
-    pub fn write_pixels<T: Pixel>(&mut self, first: &[usize], data: &[T]) -> Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        let mut fp: Vec<i64> = first.iter().rev().map(|&i| i as i64 + 1).collect();
-        let mut status = 0;
-        // SAFETY: `fp` has one entry per axis; cfitsio only reads `data.len()` values of type T
-        // (it may byte-swap into its own buffers, never into ours).
-        unsafe {
-            sys::ffppxll(
-                self.ptr,
-                T::DATATYPE,
-                fp.as_mut_ptr(),
-                data.len() as i64,
-                data.as_ptr() as *mut c_void,
-                &mut status,
-            )
-        };
-        self.check(status, "writing image pixels")
-    }
-
     /// Append a copy of `src`'s current HDU at the end of this file (reserving `more_keys` spare
     /// header cards) and make it current.
     pub fn copy_hdu_from(&mut self, src: &mut CFits, more_keys: usize) -> Result<()> {
@@ -898,26 +875,44 @@ pub(crate) trait Pixel: Copy + Default {
     const DATATYPE: c_int;
     /// cfitsio image type this Rust type is stored as in our products (0: not used).
     const IMG: i32;
+    /// Append the bytes of this value as stored in an image of type [`Self::IMG`]: big-endian,
+    /// and for `u32` (ULONG_IMG: BITPIX 32, BZERO 2³¹) offset into the signed range.
+    fn put_fits_bytes(self, out: &mut Vec<u8>);
 }
 impl Pixel for f32 {
     const DATATYPE: c_int = sys::TFLOAT as c_int;
     const IMG: i32 = sys::FLOAT_IMG;
+    fn put_fits_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
 }
 impl Pixel for f64 {
     const DATATYPE: c_int = sys::TDOUBLE as c_int;
     const IMG: i32 = 0;
+    fn put_fits_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
 }
 impl Pixel for i64 {
     const DATATYPE: c_int = sys::TLONGLONG as c_int;
     const IMG: i32 = 0;
+    fn put_fits_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_be_bytes());
+    }
 }
 impl Pixel for u32 {
     const DATATYPE: c_int = sys::TUINT as c_int;
     const IMG: i32 = sys::ULONG_IMG as i32;
+    fn put_fits_bytes(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self ^ 0x8000_0000).to_be_bytes());
+    }
 }
 impl Pixel for u8 {
     const DATATYPE: c_int = sys::TBYTE as c_int;
     const IMG: i32 = sys::BYTE_IMG as i32;
+    fn put_fits_bytes(self, out: &mut Vec<u8>) {
+        out.push(self);
+    }
 }
 
 #[cfg(test)]

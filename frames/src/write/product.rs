@@ -3,7 +3,15 @@
 //! The file is created at a temporary name in the output directory with every HDU at its final
 //! shape, so row bands can be written in any order without holding a whole product in memory.
 //! `finish` checks every row was written, writes DATASUM/CHECKSUM on every HDU and renames the
-//! file atomically; dropping an unfinished product deletes the temporary file, so nothing ever
+//! file atomically;
+//!
+//! Pixel data do not go through cfitsio: once the HDUs exist (headers written, data units
+//! zero-filled), cfitsio is closed and rectangles are written with `pwrite` at their byte
+//! offsets. cfitsio buffers whole 2880-byte blocks, so a narrow rectangle (a tile of a few
+//! hundred columns) cost it a block read and write per row segment; a direct write costs one
+//! copy into the page cache. cfitsio is reopened for the header work at the end (keywords,
+//! checksums read the data back through the page cache, which the direct writes went to).
+//! Besides: dropping an unfinished product deletes the temporary file, so nothing ever
 //! appears at the final name unless it is complete.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +34,14 @@ pub(crate) enum Dtype {
 }
 
 impl Dtype {
+    /// Bytes per value in the file.
+    fn size(self) -> usize {
+        match self {
+            Dtype::F32 | Dtype::U32 => 4,
+            Dtype::U8 => 1,
+        }
+    }
+
     fn img(self) -> i32 {
         match self {
             Dtype::F32 => <f32 as Pixel>::IMG,
@@ -60,11 +76,16 @@ struct ImageHdu {
     /// Columns written so far in each row (of every plane); a row is complete at `nx`.
     /// Rewriting a rectangle (a driver's second pass) counts again, hence `>=` at finish.
     written: Vec<u32>,
+    /// Byte offset of the data unit in the file (known once the HDUs are built).
+    data_start: u64,
 }
 
 /// A product being written.
 pub(crate) struct ProductFile {
+    /// cfitsio's handle while headers are built or updated; `None` while pixel data are
+    /// written directly through `direct`.
     fits: Option<CFits>,
+    direct: Option<std::fs::File>,
     tmp: PathBuf,
     final_path: PathBuf,
     images: Vec<ImageHdu>,
@@ -138,6 +159,7 @@ impl ProductFile {
         let fits = CFits::create(&tmp)?;
         let mut product = ProductFile {
             fits: Some(fits),
+            direct: None,
             tmp: tmp.clone(),
             final_path: final_path.to_path_buf(),
             images: Vec::new(),
@@ -145,6 +167,7 @@ impl ProductFile {
             keep,
         };
         product.build(&mut input, header, datamodel, items)?;
+        product.go_direct()?;
         Ok(product)
     }
 
@@ -231,16 +254,20 @@ impl ProductFile {
                 dtype,
                 shape,
                 written: vec![0; rows],
+                data_start: 0,
             });
         }
-        Ok(ProductFile {
+        let mut product = ProductFile {
             fits: Some(fits),
+            direct: None,
             tmp,
             final_path: final_path.to_path_buf(),
             images,
             nhdus,
             keep: true,
-        })
+        };
+        product.go_direct()?;
+        Ok(product)
     }
 
     /// Declare the rectangle `rows × cols` at (`y0`, `x0`) of every plane of every image as
@@ -270,12 +297,46 @@ impl ProductFile {
     /// Hand everything written so far to the operating system and wait until it is on disk, so
     /// a checkpoint taken afterwards never claims data a crash could lose.
     pub fn sync(&mut self) -> Result<()> {
-        self.fits().flush()?;
+        if let Some(f) = self.fits.as_mut() {
+            f.flush()?;
+        }
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&self.tmp)
             .map_err(|e| FramesError::io(&self.tmp, e))?;
         file.sync_data().map_err(|e| FramesError::io(&self.tmp, e))
+    }
+
+    /// Close cfitsio (writing every header and the zero-filled data units), note where each
+    /// image's data unit starts, and open the file for direct pixel writes.
+    fn go_direct(&mut self) -> Result<()> {
+        if let Some(f) = self.fits.take() {
+            f.close()?;
+        }
+        let len = std::fs::metadata(&self.tmp)
+            .map_err(|e| FramesError::io(&self.tmp, e))?
+            .len();
+        let mut f = CFits::open(&self.tmp)?;
+        for h in &mut self.images {
+            f.goto_index(h.index)?;
+            let (_, data, end) = f.hdu_offsets()?;
+            let elems: usize = h.shape.iter().product();
+            if data + (elems * h.dtype.size()) as u64 > end.min(len) {
+                return Err(FramesError::invalid(
+                    &self.tmp,
+                    format!("{}: the data unit does not fit the file", h.name),
+                ));
+            }
+            h.data_start = data;
+        }
+        drop(f);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.tmp)
+            .map_err(|e| FramesError::io(&self.tmp, e))?;
+        self.direct = Some(file);
+        Ok(())
     }
 
     /// Close and delete the temporary file (also for a resumable product, which dropping keeps).
@@ -288,10 +349,12 @@ impl ProductFile {
         }
     }
 
-    fn fits(&mut self) -> &mut CFits {
-        self.fits
-            .as_mut()
-            .expect("product file is open until finish or drop")
+    /// cfitsio's handle, reopened if pixel writes had closed it.
+    fn fits(&mut self) -> Result<&mut CFits> {
+        if self.fits.is_none() {
+            self.fits = Some(CFits::open_readwrite(&self.tmp)?);
+        }
+        Ok(self.fits.as_mut().expect("just opened"))
     }
 
     fn build(
@@ -307,7 +370,7 @@ impl ProductFile {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let vcs = format!("sloper {}", env!("CARGO_PKG_VERSION"));
-        let f = self.fits();
+        let f = self.fits()?;
         // --- primary ---
         f.create_image(8, &[])?;
         f.set_key(
@@ -398,6 +461,7 @@ impl ProductFile {
                         dtype,
                         shape,
                         written: vec![0; rows],
+                        data_start: 0,
                     });
                     self.nhdus += 1;
                 }
@@ -453,7 +517,7 @@ impl ProductFile {
             .iter()
             .position(|h| h.name == name)
             .ok_or_else(|| FramesError::invalid(&path, format!("product has no {name} HDU")))?;
-        let (index, row_base, nrows, full_rows) = {
+        let (row_base, nrows, full_rows) = {
             let h = &self.images[pos];
             if T::IMG != h.dtype.img() {
                 return Err(FramesError::invalid(
@@ -487,37 +551,34 @@ impl ProductFile {
                 plane = plane * n + i;
             }
             (
-                h.index,
                 plane * ny + y0,
                 band.nrows(),
                 x0 == 0 && band.ncols() == nx,
             )
         };
-        let f = self.fits.as_mut().expect("open");
-        f.goto_index(index)?;
+        // Header work since the last pixel write (cfitsio reopened) ends here: cfitsio must not
+        // hold blocks these writes change.
+        if let Some(f) = self.fits.take() {
+            f.close()?;
+        }
+        let h = &self.images[pos];
+        let size = h.dtype.size();
+        let nx = h.shape[h.shape.len() - 1];
+        let file = self.direct.as_ref().expect("direct file open between build and finish");
+        let write = |bytes: &[u8], row: usize, x: usize| -> Result<()> {
+            let at = h.data_start + ((row * nx + x) * size) as u64;
+            std::os::unix::fs::FileExt::write_all_at(file, bytes, at)
+                .map_err(|e| FramesError::io(&self.tmp, e))
+        };
+        let mut bytes: Vec<u8> = Vec::with_capacity(band.len() * size);
         if full_rows {
-            let mut first = lead.to_vec();
-            first.extend([y0, 0]);
-            match band.as_slice() {
-                Some(s) => f.write_pixels(&first, s)?,
-                None => {
-                    let v: Vec<T> = band.iter().copied().collect();
-                    f.write_pixels(&first, &v)?
-                }
-            }
+            band.iter().for_each(|v| v.put_fits_bytes(&mut bytes));
+            write(&bytes, row_base, 0)?;
         } else {
-            let mut row_buf: Vec<T> = Vec::with_capacity(band.ncols());
             for (r, row) in band.rows().into_iter().enumerate() {
-                let mut first = lead.to_vec();
-                first.extend([y0 + r, x0]);
-                match row.as_slice() {
-                    Some(s) => f.write_pixels(&first, s)?,
-                    None => {
-                        row_buf.clear();
-                        row_buf.extend(row.iter().copied());
-                        f.write_pixels(&first, &row_buf)?
-                    }
-                }
+                bytes.clear();
+                row.iter().for_each(|v| v.put_fits_bytes(&mut bytes));
+                write(&bytes, row_base + r, x0)?;
             }
         }
         for w in &mut self.images[pos].written[row_base..row_base + nrows] {
@@ -528,7 +589,7 @@ impl ProductFile {
 
     /// Update or add primary keywords (before `finish`).
     pub fn update_primary(&mut self, cards: &[Card]) -> Result<()> {
-        let f = self.fits();
+        let f = self.fits()?;
         f.goto_index(0)?;
         for c in cards {
             put(f, c)?;
@@ -554,6 +615,8 @@ impl ProductFile {
             }
         }
         let n = self.nhdus;
+        self.fits()?;
+        self.direct.take();
         let mut fits = self.fits.take().expect("open");
         for i in 0..n {
             fits.goto_index(i)?;
