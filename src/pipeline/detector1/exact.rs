@@ -570,6 +570,7 @@ pub fn process_tile(
                     let plane = &mut v[g * np..(g + 1) * np];
                     let flags = &q[g * np..(g + 1) * np];
                     tap.flags(FlagTap::Saturation, g, flags);
+                    tap.values(ValueTap::Ipc, g, plane);
                     if let Some(b) = &bias {
                         superbias::subtract_plane(plane, b);
                     }

@@ -38,9 +38,8 @@ fn source(step: SavedStep) -> Option<Source> {
     Some(match step {
         SavedStep::GroupScale => Tap(ValueTap::GroupScale, None),
         SavedStep::DqInit => Tap(ValueTap::GroupScale, Some(FlagTap::DqInit)),
-        SavedStep::Saturation | SavedStep::Ipc => {
-            Tap(ValueTap::GroupScale, Some(FlagTap::Saturation))
-        }
+        SavedStep::Saturation => Tap(ValueTap::GroupScale, Some(FlagTap::Saturation)),
+        SavedStep::Ipc => Tap(ValueTap::Ipc, Some(FlagTap::Saturation)),
         SavedStep::Superbias => Tap(ValueTap::Superbias, Some(FlagTap::Saturation)),
         SavedStep::Refpix => Tap(ValueTap::Refpix, Some(FlagTap::Saturation)),
         SavedStep::Linearity => Tap(ValueTap::Linearity, Some(FlagTap::Saturation)),

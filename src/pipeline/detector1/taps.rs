@@ -11,16 +11,20 @@
 use super::exact::TileRect;
 
 /// Points of the correction chain where the values of a tile's core pixels can be copied out
-/// (for the steps' own saved results): after group_scale (also dq_init's, saturation's and
-/// ipc's values), superbias, refpix, linearity and dark_current.
+/// (for the steps' own saved results): after group_scale (also dq_init's and saturation's
+/// values), ipc (just before superbias), superbias, refpix, linearity and dark_current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueTap {
     GroupScale = 0,
+    Ipc,
     Superbias,
     Refpix,
     Linearity,
     Dark,
 }
+
+/// Number of [`ValueTap`] points.
+pub const VALUE_TAPS: usize = 6;
 
 /// Points where GROUPDQ can be copied out: after dq_init, and after saturation (unchanged until
 /// jump). The jump step's ramp is the calibrated ramp ([`super::exact::BandProducts::ramp`]).
@@ -33,7 +37,7 @@ pub enum FlagTap {
 /// Which taps a run wants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TapRequest {
-    pub values: [bool; 5],
+    pub values: [bool; VALUE_TAPS],
     pub flags: [bool; 2],
 }
 
@@ -48,7 +52,7 @@ impl TapRequest {
 /// The taps of one tile: plane-major `[int][group][core row][core col]`.
 #[derive(Debug, Default)]
 pub struct Taps {
-    pub values: [Option<Vec<f32>>; 5],
+    pub values: [Option<Vec<f32>>; VALUE_TAPS],
     pub flags: [Option<Vec<u8>>; 2],
 }
 
@@ -123,7 +127,7 @@ impl TapGeometry {
 /// One integration's share of the taps (filled by the correction chain).
 pub(super) struct TapInt<'a> {
     g: TapGeometry,
-    values: [Option<&'a mut [f32]>; 5],
+    values: [Option<&'a mut [f32]>; VALUE_TAPS],
     flags: [Option<&'a mut [u8]>; 2],
 }
 
