@@ -1111,3 +1111,146 @@ fn sorted_dirs(p: &Path) -> Result<Vec<PathBuf>> {
     v.sort();
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "key,shape,nints,ngroups,ny,nx,pipeline,mode,jump_mode,raw_bytes,pixel_reads,wall_s,cpu_s,peak_rss_mib,est_rss_mib,floor_s,load_start,load_end,status,date,commit,machine";
+
+    fn row(
+        shape: &str,
+        nints: u64,
+        pipeline: &str,
+        mode: &str,
+        wall: &str,
+        rss: &str,
+        status: &str,
+    ) -> String {
+        let reads = nints * 10 * 256 * 2048;
+        format!(
+            "{pipeline}/{mode}/{shape},{shape},{nints},10,256,2048,{pipeline},{mode},Iterative,{},{reads},{wall},1.5,{rss},,0.05,1.0,1.2,{status},2026-01-01,abc,2 cores; X; 23.5 GiB RAM",
+            reads * 2
+        )
+    }
+
+    fn write_csv(dir: &Path, rows: &[String]) -> PathBuf {
+        let p = dir.join("results.csv");
+        let mut t = format!("{HEADER}\n");
+        for r in rows {
+            t.push_str(r);
+            t.push('\n');
+        }
+        std::fs::write(&p, t).unwrap();
+        p
+    }
+
+    #[test]
+    fn report_table_ratios_and_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write_csv(
+            dir.path(),
+            &[
+                row("10x10x256x2048", 10, "sloper", "exact", "2.0", "200", "ok"),
+                row("10x10x256x2048", 10, "official", "default", "50.0", "3000", "ok"),
+                row("100x10x256x2048", 100, "sloper", "exact", "20.0", "210", "ok"),
+                // not run: estimate only
+                format!(
+                    "official/default/100x10x256x2048,100x10x256x2048,100,10,256,2048,official,default,SigmaClip,1048576000,524288000,,,,25000,0.5,-,-,not run: needs ~24.4 GB (> 16 GB),2026-01-01,jwst 3.0.0,m"
+                ),
+            ],
+        );
+        let md = dir.path().join("R.md");
+        let png = dir.path().join("r.png");
+        let o = Opts(
+            [
+                ("csv", csv.to_str().unwrap()),
+                ("md", md.to_str().unwrap()),
+                ("png", png.to_str().unwrap()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        report(&o).unwrap();
+        let text = std::fs::read_to_string(&md).unwrap();
+        // 10 ints: 10*10*256*2048 / 2 s = 26.2 M pixel-reads/s; official 25x slower, 15x more memory.
+        assert!(text.contains("| 10x10x256x2048 | sloper exact | Iterative | 105 | 2.00 | 1.50 | 200 | 26.2 | 0.050 | 40 |"), "{text}");
+        assert!(
+            text.contains("| 10x10x256x2048 | sloper exact | 25.0× | 15.0× |"),
+            "{text}"
+        );
+        assert!(text.contains("~25000 estimated"), "{text}");
+        // 10 -> 100 ints: 200 ms per integration both times, RSS +5 %.
+        assert!(
+            text.contains("per integration 10: 200 ms, 100: 200 ms (max/min 1.00) | yes"),
+            "{text}"
+        );
+        assert!(text.contains("200 → 210 MiB (+5 %) | yes"), "{text}");
+        assert!(
+            text.contains("| exact ≥ 150 M pixel-reads/s end to end | 26.2–26.2 M/s"),
+            "{text}"
+        );
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        // No temporary file left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[test]
+    fn bad_csv_is_refused_with_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_csv(dir.path(), &["a,b".to_string()]);
+        let e = parse_runs(&p).unwrap_err().to_string();
+        assert!(e.contains("results.csv") && e.contains("line 2"), "{e}");
+        let mut bad = row("10x10x256x2048", 10, "sloper", "exact", "2.0", "200", "ok");
+        bad = bad.replace(",2.0,", ",fast,");
+        let p = write_csv(dir.path(), &[bad]);
+        let e = format!("{:#}", parse_runs(&p).unwrap_err());
+        assert!(e.contains("wall_s") && e.contains("fast"), "{e}");
+    }
+
+    #[test]
+    fn kernels_csv_from_criterion_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("jump/iterative_10x10/new");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"full_id":"jump/iterative_10x10","throughput":{"Elements":1000}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"median":{"point_estimate":50000.0}}"#,
+        )
+        .unwrap();
+        // Per-iteration times 40000 and 30000 ns: the fastest is 30 ns per read.
+        std::fs::write(
+            new.join("sample.json"),
+            r#"{"iters":[1.0,2.0],"times":[40000.0,60000.0]}"#,
+        )
+        .unwrap();
+        let out = dir.path().join("k.csv");
+        let o = Opts(
+            [
+                ("criterion", dir.path().to_str().unwrap()),
+                ("out", out.to_str().unwrap()),
+                ("load", "3.5"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        kernels(&o).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text.lines().nth(1).unwrap(),
+            "jump/iterative_10x10,1000,50.0000,30.0000,-,-,3.5"
+        );
+    }
+}
