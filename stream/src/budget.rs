@@ -92,6 +92,9 @@ pub struct Tile {
 /// Fewest core rows a whole-row band may have before tiles are split into columns too.
 pub const MIN_BAND_ROWS: usize = 4;
 
+/// Width over height of tiles narrower than the frame (see [`plan_tiles`]).
+const TILE_ASPECT: f64 = 4.0;
+
 /// Smallest working set given to tiles, even when `fixed_bytes` leaves less of the budget:
 /// absurdly small tiles would only make the run slow, not small.
 pub const MIN_TILE_BYTES: u64 = 32 << 20;
@@ -99,8 +102,9 @@ pub const MIN_TILE_BYTES: u64 = 32 << 20;
 /// Cut an `ny × nx` frame into tiles whose halo-extended area times `bytes_per_pixel` fits
 /// three quarters of what `fixed_bytes` leaves of the budget (the rest absorbs pages the kernel
 /// maps around memory-mapped reads, and allocator slack). Whole-row bands while they hold at
-/// least [`MIN_BAND_ROWS`] rows (contiguous reads and writes), else near-square tiles, which
-/// keep the halo overhead small when each pixel holds many reads.
+/// least [`MIN_BAND_ROWS`] rows (contiguous reads and writes), else tiles about four times as
+/// wide as tall, which keep the halo overhead small when each pixel holds many reads without
+/// making each row of a frame a separate short read.
 pub fn plan_tiles(
     ny: usize,
     nx: usize,
@@ -123,7 +127,9 @@ pub fn plan_tiles(
             nx.max(1),
         )
     } else {
-        let side = (max_pixels as f64).sqrt() as usize;
+        // Wider than tall: each row of each frame is one page fault (or read) whatever the
+        // tile's width, while a halo column costs no more than a halo row.
+        let side = (max_pixels as f64 / TILE_ASPECT).sqrt() as usize;
         let rows = side.saturating_sub(2 * halo).clamp(1, ny.max(1));
         let cols = (max_pixels / (rows + 2 * halo))
             .saturating_sub(2 * halo)
