@@ -362,10 +362,10 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                 );
             }
             if !s.step_saves.is_empty() && plan.cols < nx {
-                // Per-step ramps are written plane by plane: column tiles would cut every plane
-                // into short runs of a row (thousands of small writes per tile through cfitsio,
-                // measured 25x slower than whole rows). Whole-row bands of the same area
-                // instead, at least one row.
+                // Per-step ramps are written plane by plane: column tiles cut every plane into
+                // short runs of a row (one write each). Whole-row bands of the same area
+                // instead, at least one row (20 x 10 x 256 x 2048, all 11 steps saved at
+                // 256 MiB: 125 s and 137 MiB against 144 s and 256 MiB with 98 x 98 tiles).
                 let halo = 1 + grow;
                 let area = (plan.rows + 2 * halo) * (plan.cols + 2 * halo);
                 let rows = (area / nx).saturating_sub(2 * halo).clamp(1, ny);
