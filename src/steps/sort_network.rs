@@ -56,7 +56,7 @@ impl<const N: usize> Network<N> {
 
     /// Straight-line compare-exchanges: each step's pair is a constant, so the steps past the
     /// list's end vanish at compile time and the values stay in registers.
-    #[inline(always)]
+    #[inline]
     fn sort(v: &mut [i64; N]) {
         seq_macro::seq!(K in 0..191 {
             if K < Self::PAIRS.1 {
@@ -70,7 +70,7 @@ impl<const N: usize> Network<N> {
 
     /// Keys of `src` (NaN → [`MISSING_KEY`]), sorted; the sorted numbers are written back to
     /// `out[..valid]`.
-    #[inline(always)]
+    #[inline]
     fn sort_floats(src: &[f64], out: &mut [f64]) -> usize {
         let mut keys = [MISSING_KEY; N];
         let mut valid = 0;
