@@ -30,7 +30,8 @@ fn run_case(case: &str, extra: &[&str]) {
             "--save_calibrated_ramp=true".into(),
             "--quiet".into(),
         ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        let unpacked = input.display().to_string();
+        args.extend(extra.iter().map(|s| s.replace("@IN@", &unpacked)));
         detector1(&args);
     }
     let golden = fixture.join("golden");
@@ -42,6 +43,30 @@ fn run_case(case: &str, extra: &[&str]) {
         n += 1;
     }
     assert_eq!(n, 3 * uncals.len(), "{case}: golden products");
+    // Steps' own results the official run saved (the case's strun arguments ask for them).
+    let saves = fixture.join("step_saves");
+    if saves.is_dir() {
+        for e in std::fs::read_dir(&saves).unwrap() {
+            let g = e.unwrap().path();
+            let name = g.file_name().unwrap().to_string_lossy().replace(".gz", "");
+            assert_same_images(&out.join(&name), &g);
+            for k in ["S_SATURA", "S_IPC", "R_IPC"] {
+                assert_eq!(key(&out.join(&name), k), key(&g, k), "{case}: {name} {k}");
+            }
+        }
+    }
+}
+
+/// A primary-header string keyword; a reference keyword reduced to its file name (the official
+/// files hold the oracle's absolute paths).
+fn key(path: &Path, name: &str) -> Option<String> {
+    let mut f = fitsio::FitsFile::open(path).unwrap();
+    let h = f.primary_hdu().unwrap();
+    let v: String = h.read_key(&mut f, name).ok()?;
+    Some(match v.rsplit_once('/') {
+        Some((_, file)) if name.starts_with("R_") => file.to_string(),
+        _ => v,
+    })
 }
 
 macro_rules! parity {
@@ -88,6 +113,103 @@ fn snowball() {
             "1",
         ],
     );
+}
+
+/// The ipc step with the kernel given as the official run got it (ORACLE_IPC=1:
+/// `--steps.ipc.override_ipc=<refs>/ref_ipc.fits`); `--refs` alone never picks ref_ipc.fits up
+/// (CRDS selects N/A for ipc). The reference border and frame edges see zeros, so tiles must
+/// read the kernel's reach around them: tiny tiles must not change a bit.
+fn run_ipc_case(case: &str, extra: &[&str]) {
+    // run_case unpacks the fixture into `<tmp>/in`; the override names the unpacked file
+    // through a placeholder it replaces.
+    let save = if case == "ipc_amp4" {
+        "--steps.ipc.save_results=false"
+    } else {
+        // As the official run: the ipc step's own result, compared with fixture/step_saves.
+        "--steps.ipc.save_results=true"
+    };
+    run_case(
+        case,
+        &[&["--steps.ipc.override_ipc=@IN@/ref_ipc.fits", save], extra].concat(),
+    );
+}
+
+/// make_synthetic.py's 3x3 kernel on a 1-amplifier corner subarray (4 reference rows and
+/// columns).
+#[test]
+fn ipc() {
+    run_ipc_case("ipc", &[]);
+    run_ipc_case("ipc", &["--tile", "5x7", "--threads", "1"]);
+    run_ipc_case("ipc", &["--tile", "1x1", "--threads", "2"]);
+}
+
+/// 4-amplifier subarray: reference columns at both ends and reference rows at the bottom.
+#[test]
+fn ipc_amp4() {
+    run_ipc_case("ipc_amp4", &[]);
+    run_ipc_case("ipc_amp4", &["--tile", "3x300", "--threads", "2"]);
+}
+
+/// A 4-D kernel (5x3 at every pixel), reaching two rows away.
+#[test]
+fn ipc_4d() {
+    run_ipc_case("ipc_4d", &[]);
+    run_ipc_case("ipc_4d", &["--tile", "5x7", "--threads", "1"]);
+}
+
+/// An even 2x4 kernel (the official middle-cell quirk) and science columns flagged
+/// REFERENCE_PIXEL in the mask: 1-amplifier refpix then averages pixels that ipc corrected,
+/// so the refpix summaries (pass A) must apply ipc too.
+#[test]
+fn ipc_refmask() {
+    run_ipc_case("ipc_refmask", &[]);
+    run_ipc_case("ipc_refmask", &["--tile", "2x3", "--threads", "2"]);
+}
+
+/// Without the override the ipc step is skipped even though the fixture holds ref_ipc.fits,
+/// and the products then differ from the official ones made with ipc.
+#[test]
+#[should_panic(expected = "values differ")]
+fn ipc_needs_the_override() {
+    run_case("ipc", &[]);
+}
+
+/// The online driver corrects whole frames with the same ipc kernel: with jump skipped (the
+/// online jump is not exact) its products equal the exact driver's bit for bit, including
+/// refpix summaries over IPC-corrected science pixels.
+#[test]
+fn ipc_online_equals_exact() {
+    use sloper::config::{parse_strun_args, DETECTOR1};
+    use sloper::pipeline::detector1::{settings::EXTRA_OPTIONS, Detector1Settings};
+    for case in ["ipc_refmask", "ipc_4d", "ipc"] {
+        let fixture = repo().join("fixtures/parity").join(case);
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in");
+        unpack_fits(&fixture, &input);
+        let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+        let args = |out: &str| -> Vec<String> {
+            vec![
+                uncal.display().to_string(),
+                "--refs".into(),
+                input.display().to_string(),
+                format!("--output_dir={}", tmp.path().join(out).display()),
+                format!(
+                    "--steps.ipc.override_ipc={}",
+                    input.join("ref_ipc.fits").display()
+                ),
+                "--steps.jump.skip=true".into(),
+                "--quiet".into(),
+            ]
+        };
+        detector1(&args("exact"));
+        let cfg = parse_strun_args(DETECTOR1, &args("online"), EXTRA_OPTIONS).unwrap();
+        let settings = Detector1Settings::from_config(&cfg).unwrap();
+        let report = sloper::pipeline::online::run_online(&settings).unwrap();
+        assert_eq!(report.outputs.len(), 2);
+        for p in &report.outputs {
+            assert_same_images(p, &tmp.path().join("exact").join(p.file_name().unwrap()));
+        }
+    }
 }
 
 /// The answer must not depend on how the frame is cut into bands or on the thread count.

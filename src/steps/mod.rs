@@ -6,6 +6,7 @@ pub mod dark_current;
 pub mod dq_init;
 pub mod gain_scale;
 pub mod group_scale;
+pub mod ipc;
 pub mod jump;
 pub mod linearity;
 pub mod ramp_fit;

@@ -5,8 +5,9 @@
 //!   offsets and a side vector, from the reference rows only) and the "is every pixel
 //!   DO_NOT_USE" test jump's mode selection needs.
 //! * Pass B, row bands: each band of rows is read for every integration and group straight from
-//!   the map, with a halo of rows above and below (saturation growth and four-neighbour
-//!   flagging look one or more rows away), corrected by the fused per-pixel kernels, then held
+//!   the map, with a halo of rows above and below (saturation growth, the IPC kernel and
+//!   four-neighbour flagging look one or more rows away), corrected by the fused kernels (ipc,
+//!   the one spatial correction, per group plane after saturation), then held
 //!   pixel-major while jump and ramp fitting see each pixel's whole exposure. The band's rows of
 //!   every product are written at once. Band height follows the memory budget, so peak memory
 //!   does not grow with NINTS beyond one row's worth of reads.
@@ -17,6 +18,7 @@
 use super::prepare::Prepared;
 use super::snowballs::SnowStage;
 use super::taps::{FlagTap, TapGeometry, TapRequest, Taps, ValueTap};
+use crate::steps::ipc::{IpcScratch, Rect as IpcRect};
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
 use crate::steps::refpix::{
@@ -70,7 +72,10 @@ pub struct BandProducts {
     pub any_unsaturated_start: bool,
 }
 
-/// Reads one calibrated row (group_scale and superbias applied) for refpix summaries.
+/// Reads one calibrated row (group_scale, ipc and superbias applied) for refpix summaries.
+/// ipc changes only science pixels; refpix reads reference pixels, which are science pixels
+/// only when the mask flags REFERENCE_PIXEL inside the science area (1-amplifier subarrays):
+/// then the rows the kernel reaches are read too.
 fn calibrated_row(
     raw: &RawExposure,
     prep: &Prepared,
@@ -79,9 +84,36 @@ fn calibrated_row(
     y: usize,
     out: &mut [f32],
 ) -> Result<(), frames::FramesError> {
-    raw.read_band_f32(int, group, y, y + 1, out)?;
-    if let Some(f) = prep.group_scale {
-        group_scale::apply(out, f);
+    match &prep.ipc {
+        Some(ipc) => {
+            let nx = prep.nx;
+            let h = ipc.halo();
+            let area = IpcRect {
+                y0: y.saturating_sub(h),
+                y1: (y + h + 1).min(prep.ny),
+                x0: 0,
+                x1: nx,
+            };
+            let mut band = vec![0f32; area.rows() * nx];
+            raw.read_band_f32(int, group, area.y0, area.y1, &mut band)?;
+            if let Some(f) = prep.group_scale {
+                group_scale::apply(&mut band, f);
+            }
+            let target = IpcRect {
+                y0: y,
+                y1: y + 1,
+                ..area
+            };
+            ipc.correct(&mut band, area, target, &mut IpcScratch::default());
+            let r = y - area.y0;
+            out.copy_from_slice(&band[r * nx..(r + 1) * nx]);
+        }
+        None => {
+            raw.read_band_f32(int, group, y, y + 1, out)?;
+            if let Some(f) = prep.group_scale {
+                group_scale::apply(out, f);
+            }
+        }
     }
     if let Some(b) = &prep.superbias {
         superbias::subtract_plane(out, &b[y * prep.nx..(y + 1) * prep.nx]);
@@ -107,9 +139,18 @@ impl crate::steps::refpix::RowSource for CalibratedFrame<'_> {
         &mut self,
         y: usize,
         taps: &[(u32, u32)],
-        _row: &mut [f32],
+        row: &mut [f32],
         values: &mut [f32],
     ) -> Result<(), frames::FramesError> {
+        if let Some(ipc) = &self.prep.ipc {
+            if taps.iter().any(|&(x, _)| ipc.is_science(y, x as usize)) {
+                calibrated_row(self.raw, self.prep, self.int, self.group, y, row)?;
+                for &(x, slot) in taps {
+                    values[slot as usize] = row[x as usize];
+                }
+                return Ok(());
+            }
+        }
         let bytes = self.raw.band_bytes(self.int, self.group, y, y + 1)?;
         let nx = self.prep.nx;
         for &(x, slot) in taps {
@@ -335,9 +376,19 @@ fn exact_dnu_planes(
         .collect())
 }
 
+/// How many rows/columns a tile reads around its jump region: the saturation growth (the
+/// jump region's saturation flags see saturated pixels that far away) or the IPC kernel's
+/// reach (its corrected values see raw values that far away), whichever is larger. Both look
+/// at raw values only (ipc runs after saturation and reads no flags), so the larger margin
+/// serves both; everything after them is per pixel.
+pub fn read_margin(params: &EngineParams, prep: &Prepared) -> usize {
+    let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
+    grow.max(prep.ipc.as_ref().map_or(0, |i| i.halo()))
+}
+
 /// The geometry of one tile: core rows/columns (the pixels it owns), the jump region (core ± 1:
 /// four-neighbour flagging looks one pixel away) and the read region (jump region ± the
-/// saturation growth). Regions are clipped at the frame edge.
+/// [`read_margin`]). Regions are clipped at the frame edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileRect {
     pub y0: usize,
@@ -360,7 +411,7 @@ impl TileRect {
         cols: std::ops::Range<usize>,
         ny: usize,
         nx: usize,
-        grow: usize,
+        margin: usize,
     ) -> TileRect {
         let (j0, j1) = (rows.start.saturating_sub(1), (rows.end + 1).min(ny));
         let (jx0, jx1) = (cols.start.saturating_sub(1), (cols.end + 1).min(nx));
@@ -373,10 +424,10 @@ impl TileRect {
             j1,
             jx0,
             jx1,
-            r0: j0.saturating_sub(grow),
-            r1: (j1 + grow).min(ny),
-            rx0: jx0.saturating_sub(grow),
-            rx1: (jx1 + grow).min(nx),
+            r0: j0.saturating_sub(margin),
+            r1: (j1 + margin).min(ny),
+            rx0: jx0.saturating_sub(margin),
+            rx1: (jx1 + margin).min(nx),
         }
     }
 }
@@ -448,6 +499,18 @@ pub fn process_tile(
     let gpp = nints * ngroups;
     let (rrows, rw) = (t.r1 - t.r0, t.rx1 - t.rx0);
     let np = rrows * rw;
+    let read_area = IpcRect {
+        y0: t.r0,
+        y1: t.r1,
+        x0: t.rx0,
+        x1: t.rx1,
+    };
+    let jump_area = IpcRect {
+        y0: t.j0,
+        y1: t.j1,
+        x0: t.jx0,
+        x1: t.jx1,
+    };
     let t0 = Instant::now();
 
     // Per-pixel reference values of the read region, made contiguous once per tile.
@@ -566,10 +629,16 @@ pub fn process_tile(
                         &mut SaturationScratch::default(),
                     );
                 }
+                let mut ipc_scratch = IpcScratch::default();
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
                     let flags = &q[g * np..(g + 1) * np];
                     tap.flags(FlagTap::Saturation, g, flags);
+                    if let Some(ipc) = &prep.ipc {
+                        // Exact on the jump region: the read region holds the kernel's reach
+                        // around it (`read_margin`).
+                        ipc.correct(plane, read_area, jump_area, &mut ipc_scratch);
+                    }
                     tap.values(ValueTap::Ipc, g, plane);
                     if let Some(b) = &bias {
                         superbias::subtract_plane(plane, b);

@@ -335,7 +335,8 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
 
     // Band height from the memory budget: every row of a band holds all reads of all
     // integrations (values and flags, plane-major and pixel-major) plus its products.
-    let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
+    // Rows/columns read around each tile's jump region (saturation growth, IPC kernel).
+    let grow = exact::read_margin(&params, &prep);
     let gpp = (nints * ngroups) as u64;
     // Two bands of products exist at once (one being written, one being computed).
     let products = 2 * (nints as u64 + 1) * 20

@@ -4,10 +4,11 @@
 //! mask | saturation | superbias flags; ramp fitting sees everything).
 
 use super::settings::{Detector1Settings, SavedStep};
+use crate::steps::ipc::Ipc;
 use crate::steps::saturation::ReadPattern;
 use anyhow::{bail, Result};
 use frames::refs::{
-    DarkRef, DarkStatus, GainRef, LinearityPrep, LinearityRef, MaskRef, ReadnoiseRef,
+    DarkRef, DarkStatus, GainRef, IpcRef, LinearityPrep, LinearityRef, MaskRef, ReadnoiseRef,
     SaturationRef, SuperbiasRef,
 };
 use frames::ExposureMeta;
@@ -31,6 +32,8 @@ pub struct Prepared {
     /// dq_init mask (0 where dq_init is skipped).
     pub mask: Vec<u32>,
     pub saturation: Option<SaturationInputs>,
+    /// The IPC correction (None: the step is skipped).
+    pub ipc: Option<Ipc>,
     /// Bias to subtract (NaN → 0).
     pub superbias: Option<Vec<f32>>,
     pub linearity: Option<LinearityPrep>,
@@ -103,7 +106,7 @@ impl Prepared {
             per_pixel += 4 * d.total_planes() as u64;
         }
         per_pixel += 4 * self.pixeldq_after.len() as u64;
-        n * per_pixel
+        n * per_pixel + self.ipc.as_ref().map_or(0, Ipc::resident_bytes)
     }
 
     pub fn load(s: &Detector1Settings, meta: &ExposureMeta) -> Result<Prepared> {
@@ -164,8 +167,18 @@ impl Prepared {
             "R_SATURA".into(),
             refname(&s.saturation.as_ref().map(|x| x.0.clone())),
         ));
-        cal_steps.push(("S_IPC".into(), "SKIPPED".into()));
-        ref_files.push(("R_IPC".into(), "N/A".into()));
+        let ipc = match &s.ipc {
+            Some(p) => {
+                let r = IpcRef::load(p, meta)?;
+                Some(
+                    Ipc::new(&r.kernel, meta, ny, nx)
+                        .map_err(|e| anyhow::anyhow!("{}: ipc: {e}", p.display()))?,
+                )
+            }
+            None => None,
+        };
+        cal_steps.push(("S_IPC".into(), status(ipc.is_some())));
+        ref_files.push(("R_IPC".into(), refname(&s.ipc)));
 
         let superbias = match &s.superbias {
             Some(p) => {
@@ -260,6 +273,7 @@ impl Prepared {
             group_scale,
             mask,
             saturation,
+            ipc,
             superbias,
             linearity,
             dark,

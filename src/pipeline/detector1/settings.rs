@@ -222,6 +222,8 @@ pub struct Detector1Settings {
     pub saturation: Option<(PathBuf, SaturationParams)>,
     /// Superbias given to the saturation step (for its second-group test).
     pub saturation_bias: Option<PathBuf>,
+    /// IPC kernel (`--steps.ipc.override_ipc`); `None`: the step is skipped.
+    pub ipc: Option<PathBuf>,
     pub superbias: Option<PathBuf>,
     pub refpix: Option<RefpixParams>,
     pub linearity: Option<PathBuf>,
@@ -297,6 +299,7 @@ impl Detector1Settings {
         add(self.mask.as_ref());
         add(self.saturation.as_ref().map(|x| &x.0));
         add(self.saturation_bias.as_ref());
+        add(self.ipc.as_ref());
         add(self.superbias.as_ref());
         add(self.linearity.as_ref());
         add(self.dark.as_ref().map(|x| &x.0));
@@ -361,13 +364,20 @@ impl Detector1Settings {
         } else {
             (None, None)
         };
-        if run("ipc") {
-            if let Some(v) = cfg.override_ref("ipc", "ipc") {
-                if !v.eq_ignore_ascii_case("N/A") {
-                    return Err("the ipc step is not implemented yet: use --steps.ipc.override_ipc=N/A or --steps.ipc.skip=true".into());
-                }
+        // ipc runs only on a reference given by --steps.ipc.override_ipc=PATH. `--refs DIR`
+        // stands in for CRDS, and CRDS selects N/A for ipc in every JWST mode (the step is
+        // skipped by default everywhere), so a ref_ipc.fits lying in DIR (make_synthetic.py and
+        // `sloper simulate` always write one) is not picked up, as the oracle's
+        // run_detector1.sh REFDIR passes override_ipc=N/A unless ORACLE_IPC=1.
+        let ipc = if run("ipc") {
+            match cfg.override_ref("ipc", "ipc") {
+                Some(v) if v.eq_ignore_ascii_case("N/A") => None,
+                Some(v) => Some(PathBuf::from(v)),
+                None => None,
             }
-        }
+        } else {
+            None
+        };
         let superbias = if run("superbias") {
             reference(cfg, refs, "superbias", "superbias")?
         } else {
@@ -567,6 +577,7 @@ impl Detector1Settings {
             mask,
             saturation,
             saturation_bias,
+            ipc,
             superbias,
             refpix,
             linearity,

@@ -1,6 +1,6 @@
 //! Group-major calibration: every frame, as it arrives, goes through the same kernels as the
-//! exact driver — group_scale, dq_init, saturation, superbias, refpix, linearity, dark — on the
-//! whole frame at once.
+//! exact driver — group_scale, dq_init, saturation, ipc, superbias, refpix, linearity, dark —
+//! on the whole frame at once.
 //!
 //! Saturation is the only step that is not per group. Its forward pass (sticky threshold test,
 //! A/D floor, box growth) needs the frame itself and one bit per pixel of history ("ever at or
@@ -311,7 +311,7 @@ impl FrameCalibrator {
         self.window_dq = flags;
     }
 
-    /// superbias, refpix, linearity and dark on the group whose flags are in `work_dq`.
+    /// ipc, superbias, refpix, linearity and dark on the group whose flags are in `work_dq`.
     fn correct_and_emit(
         &mut self,
         prep: &Prepared,
@@ -322,6 +322,9 @@ impl FrameCalibrator {
         self.work.copy_from_slice(&self.raw[slot]);
         if self.work_dq.iter().all(|&q| q & dq::G_DO_NOT_USE != 0) {
             self.fully_dnu_groups += 1;
+        }
+        if let Some(ipc) = &prep.ipc {
+            ipc.correct_frame(&mut self.work, &mut crate::steps::ipc::IpcScratch::default());
         }
         if let Some(b) = &prep.superbias {
             superbias::subtract_plane(&mut self.work, b);
@@ -393,6 +396,7 @@ mod tests {
                 bias: Some((0..np).map(|_| rng.random_range(50.0..150.0)).collect()),
                 read_pattern: Some(ReadPattern::new(nframes, ngroups)),
             }),
+            ipc: None,
             superbias: None,
             linearity: None,
             dark: None,
