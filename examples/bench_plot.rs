@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! bench_plot report  --csv benches/results.csv [--kernels benches/kernels.csv]
-//!                    --md benches/RESULTS.md --png benches/results.png [--generated TEXT]
+//!                    [--notes benches/notes.md] --md benches/RESULTS.md
+//!                    --png benches/results.png [--generated TEXT]
 //! bench_plot kernels --criterion target/criterion --out benches/kernels.csv
 //!                    [--date D] [--commit C] [--load L]
 //! ```
@@ -466,6 +467,17 @@ fn report(o: &Opts) -> Result<()> {
     }
 
     targets(w, &runs)?;
+
+    // Hand-written notes on the measurements (benches/notes.md), kept across re-runs.
+    if let Some(n) = o.get("notes") {
+        let np = PathBuf::from(n);
+        if np.exists() {
+            let text =
+                std::fs::read_to_string(&np).with_context(|| format!("{}: read", np.display()))?;
+            w.push_str(text.trim_end());
+            w.push_str("\n\n");
+        }
+    }
 
     if let Some(k) = o.get("kernels") {
         let kp = PathBuf::from(k);
