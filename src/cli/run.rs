@@ -165,6 +165,22 @@ pub struct RunReport {
     pub members: Vec<MemberReport>,
     pub detector1_seconds: f64,
     pub total_seconds: f64,
+    /// CPU time (user + system, every thread) of the process at the end of Detector1 and at
+    /// the end of the run, when the system tells it (Linux `/proc/self/stat`).
+    pub detector1_cpu_seconds: Option<f64>,
+    pub total_cpu_seconds: Option<f64>,
+}
+
+/// User + system CPU seconds of this process so far (all threads), from `/proc/self/stat`
+/// (clock ticks of 1/100 s, the Linux USER_HZ).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 impl RunReport {
@@ -175,6 +191,10 @@ impl RunReport {
     /// Wall time of everything after Detector1.
     pub fn consumer_seconds(&self) -> f64 {
         self.total_seconds - self.detector1_seconds
+    }
+    /// CPU time of everything after Detector1.
+    pub fn consumer_cpu_seconds(&self) -> Option<f64> {
+        Some(self.total_cpu_seconds? - self.detector1_cpu_seconds?)
     }
 }
 
@@ -189,8 +209,12 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         for p in &rep.outputs {
             println!("{}", p.display());
         }
+        let cpu = match (rep.detector1_cpu_seconds, rep.consumer_cpu_seconds()) {
+            (Some(d), Some(c)) => format!("; CPU detector1 {d:.2} s, consumers {c:.2} s"),
+            _ => String::new(),
+        };
         eprintln!(
-            "run: {} in {:.3} s (detector1 {:.3} s, consumers {:.3} s); {} outlier(s) flagged",
+            "run: {} in {:.3} s (detector1 {:.3} s, consumers {:.3} s{cpu}); {} outlier(s) flagged",
             rep.stages.join(" -> "),
             rep.total_seconds,
             rep.detector1_seconds,
@@ -272,8 +296,10 @@ pub fn execute(args: &[String]) -> anyhow::Result<RunReport> {
         None
     };
     let t0 = std::time::Instant::now();
+    let cpu_start = process_cpu_seconds();
     let mut rep_all = RunReport {
         stages: stages.iter().map(|s| s.to_string()).collect(),
+        detector1_cpu_seconds: Some(0.0),
         ..Default::default()
     };
     for input in &inputs {
@@ -284,8 +310,14 @@ pub fn execute(args: &[String]) -> anyhow::Result<RunReport> {
             cfg.input = PathBuf::from(input);
             let s = Detector1Settings::from_config(&cfg).map_err(anyhow::Error::msg)?;
             let t = std::time::Instant::now();
+            let cpu0 = process_cpu_seconds();
             let rep = detector1::run(&s)?;
             rep_all.detector1_seconds += t.elapsed().as_secs_f64();
+            rep_all.detector1_cpu_seconds =
+                match (rep_all.detector1_cpu_seconds, cpu0, process_cpu_seconds()) {
+                    (Some(acc), Some(a), Some(b)) => Some(acc + (b - a)),
+                    _ => None,
+                };
             rep_all.outputs.extend(rep.outputs.iter().cloned());
             rep_all.detector1.push(rep);
             rate = Some(product_path(&s.output_dir, Path::new(input), "rate"));
@@ -340,6 +372,10 @@ pub fn execute(args: &[String]) -> anyhow::Result<RunReport> {
         rep_all.outputs.extend(cat.into_iter().chain(plot));
     }
     rep_all.total_seconds = t0.elapsed().as_secs_f64();
+    rep_all.total_cpu_seconds = match (cpu_start, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     Ok(rep_all)
 }
 

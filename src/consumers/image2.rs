@@ -314,7 +314,9 @@ impl PlaneSink for CalPlaneWriter {
             Writer::Cube(w) => w.write_band(plane.index, 0, b),
             Writer::Image(w) => w.write_band(0, b),
         })
-        .map_err(|e| PlaneError::Sink(e.to_string()))
+        .map_err(|e| PlaneError::Sink(e.to_string()))?;
+        super::pool::recycle(plane);
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), PlaneError> {
@@ -409,7 +411,7 @@ impl PlaneSink for Image2Sink<'_> {
         self.image2.apply(&mut plane);
         match self.next.as_mut() {
             Some(n) => {
-                self.writer.accept(plane.clone())?;
+                self.writer.accept(super::pool::copy_of(&plane))?;
                 n.accept(plane)
             }
             None => self.writer.accept(plane),
@@ -417,12 +419,15 @@ impl PlaneSink for Image2Sink<'_> {
     }
 
     fn finish(&mut self) -> Result<(), PlaneError> {
-        self.writer.finish()?;
-        self.written = self.writer.inner().and_then(|w| w.written.clone());
-        match self.next.as_mut() {
+        // The product's completion (checksums, sync, rename) overlaps the next stages' ends.
+        self.writer.close();
+        let next = match self.next.as_mut() {
             Some(n) => n.finish(),
             None => Ok(()),
-        }
+        };
+        self.writer.finish()?;
+        self.written = self.writer.inner().and_then(|w| w.written.clone());
+        next
     }
 }
 

@@ -29,6 +29,7 @@ pub mod offload;
 pub mod outlier;
 pub mod photom;
 pub mod plot;
+pub mod pool;
 pub mod source;
 pub mod specs;
 pub mod trf;

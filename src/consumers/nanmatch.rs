@@ -6,36 +6,84 @@
 use frames::dq;
 use stream::plane::RatePlane;
 
-/// Apply the rule to every pixel of `p` (VAR_FLAT only when present).
-pub fn match_nans_and_flags(p: &mut RatePlane) {
-    let n = p.pixels();
-    let no_flat = vec![];
-    let vf: &[f32] = p.var_flat.as_deref().unwrap_or(&no_flat);
-    // First find the invalid pixels with a branch-free scan (the common case is none or few),
-    // then fix them.
-    let mut bad = Vec::new();
-    for i in 0..n {
-        let invalid = p.sci[i].is_nan()
-            | p.err[i].is_nan()
-            | p.var_rnoise[i].is_nan()
-            | p.var_poisson[i].is_nan()
-            | vf.get(i).is_some_and(|v| v.is_nan())
-            | (p.dq[i] & dq::DO_NOT_USE != 0);
-        if invalid {
-            bad.push(i);
-        }
+/// Pixels per block of the scans: the validity test of a block is one branch-free,
+/// vectorisable reduction; only blocks with an invalid pixel are looked at again.
+pub const BLOCK: usize = 256;
+
+/// Make pixel `i` invalid everywhere: DO_NOT_USE and NaN in every array (VAR_FLAT included
+/// when present).
+#[inline]
+pub fn invalidate(p: &mut RatePlane, i: usize) {
+    p.dq[i] |= dq::DO_NOT_USE;
+    p.sci[i] = f32::NAN;
+    p.err[i] = f32::NAN;
+    p.var_rnoise[i] = f32::NAN;
+    p.var_poisson[i] = f32::NAN;
+    if let Some(v) = p.var_flat.as_mut() {
+        v[i] = f32::NAN;
     }
-    for i in bad {
-        {
-            p.dq[i] |= dq::DO_NOT_USE;
-            p.sci[i] = f32::NAN;
-            p.err[i] = f32::NAN;
-            p.var_rnoise[i] = f32::NAN;
-            p.var_poisson[i] = f32::NAN;
-            if let Some(v) = p.var_flat.as_mut() {
-                v[i] = f32::NAN;
+}
+
+/// Indices `base..base + len` for which `bad` holds, appended to `out`, given that the block
+/// test `any` found at least one (callers check `any` first: the common case is none).
+#[inline]
+pub fn push_bad(base: usize, len: usize, bad: impl Fn(usize) -> bool, out: &mut Vec<usize>) {
+    out.extend((base..base + len).filter(|&i| bad(i)));
+}
+
+/// The pixels the rule makes invalid: any of SCI, ERR, VAR_RNOISE, VAR_POISSON, VAR_FLAT NaN,
+/// or DO_NOT_USE set.
+pub fn invalid_pixels(p: &RatePlane) -> Vec<usize> {
+    let n = p.pixels();
+    let (s, e, vr, vp, d) = (
+        &p.sci[..n],
+        &p.err[..n],
+        &p.var_rnoise[..n],
+        &p.var_poisson[..n],
+        &p.dq[..n],
+    );
+    let mut bad = Vec::new();
+    match p.var_flat.as_deref() {
+        Some(vf) => {
+            let vf = &vf[..n];
+            let test = |i: usize| {
+                s[i].is_nan()
+                    | e[i].is_nan()
+                    | vr[i].is_nan()
+                    | vp[i].is_nan()
+                    | vf[i].is_nan()
+                    | (d[i] & dq::DO_NOT_USE != 0)
+            };
+            for base in (0..n).step_by(BLOCK) {
+                let len = BLOCK.min(n - base);
+                if (base..base + len).fold(false, |a, i| a | test(i)) {
+                    push_bad(base, len, test, &mut bad);
+                }
             }
         }
+        None => {
+            let test = |i: usize| {
+                s[i].is_nan()
+                    | e[i].is_nan()
+                    | vr[i].is_nan()
+                    | vp[i].is_nan()
+                    | (d[i] & dq::DO_NOT_USE != 0)
+            };
+            for base in (0..n).step_by(BLOCK) {
+                let len = BLOCK.min(n - base);
+                if (base..base + len).fold(false, |a, i| a | test(i)) {
+                    push_bad(base, len, test, &mut bad);
+                }
+            }
+        }
+    }
+    bad
+}
+
+/// Apply the rule to every pixel of `p` (VAR_FLAT only when present).
+pub fn match_nans_and_flags(p: &mut RatePlane) {
+    for i in invalid_pixels(p) {
+        invalidate(p, i);
     }
 }
 

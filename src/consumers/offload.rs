@@ -43,6 +43,13 @@ impl<S: PlaneSink + Send + 'static> Offload<S> {
         Ok(())
     }
 
+    /// Close the queue without waiting: the worker handles what is queued, then finishes its
+    /// sink (e.g. checksums and syncs a product) while the caller goes on; [`PlaneSink::finish`]
+    /// waits for it and returns its result.
+    pub fn close(&mut self) {
+        self.tx.take();
+    }
+
     /// The inner sink after `finish`.
     pub fn into_inner(mut self) -> Option<S> {
         self.done.take()

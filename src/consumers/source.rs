@@ -253,7 +253,20 @@ impl RateProduct {
     /// Decode plane `k` (0-based within the file) and release its pages.
     pub fn plane(&self, k: usize) -> Result<RatePlane> {
         let n = self.ny * self.nx;
-        let mut p = RatePlane::zeros(k, self.ny, self.nx);
+        // Every array is read whole below: recycled buffers will do.
+        let take = super::pool::take_f32;
+        let mut p = RatePlane {
+            index: k,
+            ny: self.ny,
+            nx: self.nx,
+            sci: take(n),
+            err: take(n),
+            dq: super::pool::take_u32(n),
+            var_poisson: take(n),
+            var_rnoise: take(n),
+            var_flat: None,
+            times: None,
+        };
         let ny = self.ny;
         let rd = |img: &MappedImage, out: &mut [f32]| -> Result<()> {
             img.read_rows_f32(k, 0, ny, out)?;
@@ -267,7 +280,7 @@ impl RateProduct {
         rd(&self.var_poisson, &mut p.var_poisson)?;
         rd(&self.var_rnoise, &mut p.var_rnoise)?;
         if let Some(vf) = &self.var_flat {
-            let mut v = vec![0.0; n];
+            let mut v = take(n);
             rd(vf, &mut v)?;
             p.var_flat = Some(v);
         }

@@ -188,7 +188,9 @@ impl PlaneSink for CrfintsSink {
             .as_mut()
             .ok_or_else(|| PlaneError::Sink("crfints: plane after finish".into()))?;
         super::image2::with_band(&plane, &self.zeros, |b| w.write_band(plane.index, 0, b))
-            .map_err(|e| PlaneError::Sink(e.to_string()))
+            .map_err(|e| PlaneError::Sink(e.to_string()))?;
+        super::pool::recycle(plane);
+        Ok(())
     }
     fn finish(&mut self) -> Result<(), PlaneError> {
         if let Some(w) = self.writer.take() {
@@ -214,7 +216,7 @@ impl PlaneSink for Tee<'_> {
             if i + 1 == n {
                 return s.accept(plane);
             }
-            s.accept(plane.clone())?;
+            s.accept(super::pool::copy_of(&plane))?;
         }
         Ok(())
     }

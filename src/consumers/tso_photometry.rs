@@ -259,7 +259,7 @@ impl<'a> PhotometrySink<'a> {
         (2 * r + 1) * (2 * r + 1) + 2
     }
 
-    fn keep(&mut self, mut p: RatePlane) -> Kept {
+    fn keep(&mut self, p: &mut RatePlane) -> Kept {
         self.setup.convert(&mut p.sci, &mut p.err);
         let (ny, nx) = (p.ny, p.nx);
         let (xp, yp) = (self.setup.x_planned, self.setup.y_planned);
@@ -547,9 +547,10 @@ impl<'a> PhotometrySink<'a> {
 }
 
 impl PlaneSink for PhotometrySink<'_> {
-    fn accept(&mut self, plane: RatePlane) -> Result<(), PlaneError> {
-        let k = self.keep(plane);
+    fn accept(&mut self, mut plane: RatePlane) -> Result<(), PlaneError> {
+        let k = self.keep(&mut plane);
         self.kept.push(k);
+        super::pool::recycle(plane);
         Ok(())
     }
 

@@ -161,6 +161,7 @@ impl PlaneSink for WhiteLightSink {
         self.bjd.push(p.times.map_or(f64::NAN, |t| t.mid_bjd_tdb));
         self.flux.push(f);
         self.err.push(e);
+        super::pool::recycle(p);
         Ok(())
     }
 
