@@ -447,10 +447,7 @@ fn report(o: &Opts) -> Result<()> {
         }
     }
     if !cmp.is_empty() {
-        writeln!(
-            w,
-            "## sloper against the official pipeline (same file, same machine)"
-        )?;
+        writeln!(w, "## sloper against the official pipeline")?;
         writeln!(w)?;
         writeln!(
             w,
@@ -461,7 +458,7 @@ fn report(o: &Opts) -> Result<()> {
         writeln!(w)?;
         writeln!(
             w,
-            "The rows of a pair may come from different runs (see their dates and load averages)."
+            "The rows of a pair may come from different runs and loads (see their dates and load columns); a row dated `earlier` was measured on another file of the same size."
         )?;
         writeln!(w)?;
     }
