@@ -145,6 +145,9 @@ impl PlaneSink for Progress<'_> {
         }
         Ok(())
     }
+    fn wants_planes(&self) -> bool {
+        self.inner.is_some()
+    }
 }
 
 /// Replay one exposure.

@@ -414,6 +414,13 @@ impl DarkRef {
         Ok(())
     }
 
+    /// Drop the mapped pages read so far from the process's resident set (they stay in the page
+    /// cache and are read again on the next access): a streaming caller keeps memory flat.
+    pub fn release_pages(&self) {
+        // SAFETY: MADV_DONTNEED on a read-only file mapping only unmaps clean pages.
+        let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    }
+
     /// Convenience: the dark for `group`, rows `y0..y0+rows`, as a new array.
     pub fn group_band(&self, group: usize, y0: usize, rows: usize) -> Result<Array2<f64>> {
         let mut out = Array2::zeros((rows, self.nx));

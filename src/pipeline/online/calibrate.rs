@@ -138,6 +138,8 @@ impl FrameCalibrator {
                             .expect("dark buffer holds whole rows");
                     d.fill_group_band(g, y0, view)?;
                 }
+                // The group is now in the page cache; its pages need not stay mapped.
+                d.release_pages();
             }
         }
         Ok(())
@@ -324,7 +326,10 @@ impl FrameCalibrator {
             self.fully_dnu_groups += 1;
         }
         if let Some(ipc) = &prep.ipc {
-            ipc.correct_frame(&mut self.work, &mut crate::steps::ipc::IpcScratch::default());
+            ipc.correct_frame(
+                &mut self.work,
+                &mut crate::steps::ipc::IpcScratch::default(),
+            );
         }
         if let Some(b) = &prep.superbias {
             superbias::subtract_plane(&mut self.work, b);
@@ -356,6 +361,9 @@ impl FrameCalibrator {
                     *x = ((*x as f64) - dv) as f32;
                 }
             }
+            // One group's dark is read once per frame: drop its mapped pages again (4 bytes
+            // per pixel per dark group otherwise stay resident).
+            d.release_pages();
         }
         emit(CalibratedGroup {
             group,

@@ -2,21 +2,26 @@
 //! exposure in time order and emits every integration as soon as its last group is processed.
 //!
 //! Per frame: calibration (see [`super::calibrate`]); the calibrated group and its final flags
-//! go into the current integration's ramp buffer (pixel-major, NGROUPS values per pixel, reused
-//! for every integration). At the integration's last group: online jump detection
-//! ([`super::jump`]), the official neighbour/after-jump passes, then ramp fitting with one
-//! `PixelAccumulator` per pixel; the rateints SCI/DQ/VAR_RNOISE plane is written at once and
-//! handed out. Records and early values go to the scratch files ([`super::spill`]); at the end
-//! of the exposure the Poisson terms are finished and the products completed.
+//! are written to the current integration's scratch file ([`super::store::FrameStore`]). At the
+//! integration's last group, block of whole rows by block of whole rows: (1) online jump
+//! detection ([`super::jump`]), decisions stored in scratch; (2) the official neighbour /
+//! after-jump passes on the block plus one halo row each side, then ramp fitting with one
+//! `PixelAccumulator` per pixel; the block's rateints SCI/DQ/VAR_RNOISE rows are written at
+//! once. Records and early values go to the scratch files ([`super::spill`]); at the end of the
+//! exposure the Poisson terms are finished and the products completed.
 //!
-//! Memory does not depend on NINTS: per pixel, the ramp buffer (5 bytes per group), marks (1
-//! byte per group), the accumulator, the jump state and a few frames of calibration buffers.
+//! Memory does not depend on NINTS, and little on the frame size: the per-pixel state that
+//! lives from integration to integration (accumulators, jump reservoir, the constants of jump
+//! and ramp fitting) is in memory-mapped scratch files touched one block at a time and released
+//! after it ([`super::store::MappedArray`]); what stays resident per pixel is the calibration's
+//! frames and references (see [`super::calibrate`]).
 
-use super::calibrate::{CalibratedGroup, FrameCalibrator};
+use super::calibrate::FrameCalibrator;
 use super::jump::{JumpScratch, OnlineJump};
 use super::products;
 use super::sink::IntegrationPlane;
 use super::spill::Spill;
+use super::store::{FrameStore, MappedArray, Plain};
 use crate::pipeline::detector1::prepare::Prepared;
 use crate::pipeline::detector1::Detector1Settings;
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup};
@@ -47,6 +52,10 @@ pub struct OnlineOptions {
     /// Hand every integration's final GROUPDQ to the sink too (for diagnostics and the
     /// agreement measurements; costs NGROUPS bytes per pixel per plane).
     pub keep_groupdq: bool,
+    /// Hand every integration's SCI / DQ / VAR_RNOISE planes to the sink (12 bytes per pixel
+    /// while the plane is handed out); off when the sink ignores them
+    /// ([`super::PlaneSink::wants_planes`]).
+    pub planes: bool,
 }
 
 impl Default for OnlineOptions {
@@ -56,6 +65,7 @@ impl Default for OnlineOptions {
             queue_frames: 4,
             deadline: None,
             keep_groupdq: false,
+            planes: true,
         }
     }
 }
@@ -85,12 +95,11 @@ pub struct OnlineEngine {
     detector: Option<OnlineJump>,
     refpix_done: bool,
     cal: FrameCalibrator,
-    /// Current integration, pixel-major `[pixel][group]`.
-    vals: Vec<f32>,
-    gdq: Vec<u8>,
-    marks: Vec<u8>,
-    pixeldq: Vec<u32>,
-    acc: Vec<PixelAccumulator>,
+    /// Current integration's calibrated groups, jump decisions.
+    store: FrameStore,
+    /// Per pixel: the constants of jump and ramp fitting.
+    consts: MappedArray<PixelRefs>,
+    acc: MappedArray<PixelAccumulator>,
     spill: Spill,
     ints_writer: Option<RateintsWriter>,
     output_dir: PathBuf,
@@ -103,12 +112,53 @@ pub struct OnlineEngine {
     outputs: Vec<PathBuf>,
 }
 
-fn pixel_consts(prep: &Prepared, pixeldq: &[u32], p: usize) -> PixelConsts {
-    PixelConsts {
-        gain: prep.gain[p],
-        readnoise: prep.readnoise[p],
-        dark_current: prep.average_dark_current[p],
-        pixel_dq: pixeldq[p],
+/// Pixels per unit of parallel work within a block.
+const CHUNK: usize = 2048;
+
+/// The per-pixel constants of jump detection and ramp fitting (taken out of [`Prepared`] into
+/// a scratch file at set-up).
+#[derive(Debug, Clone, Copy)]
+struct PixelRefs {
+    gain: f32,
+    readnoise: f32,
+    dark_current: f32,
+    /// PIXELDQ after every Stage-1 step (jump's bad-gain flags included).
+    pixel_dq: u32,
+    jump_gain: f32,
+    jump_readnoise: f32,
+}
+
+// SAFETY: numbers only; all-zero is a valid value.
+unsafe impl Plain for PixelRefs {}
+
+impl PixelRefs {
+    fn consts(&self) -> PixelConsts {
+        PixelConsts {
+            gain: self.gain,
+            readnoise: self.readnoise,
+            dark_current: self.dark_current,
+            pixel_dq: self.pixel_dq,
+        }
+    }
+}
+
+/// Resident set size and its peak so far, in MiB (Linux `/proc/self/status`), for the debug log.
+fn rss_mib() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (get("VmRSS:"), get("VmHWM:"))
+}
+
+fn log_rss(what: &str) {
+    if log::log_enabled!(log::Level::Debug) {
+        let (rss, hwm) = rss_mib();
+        log::debug!("online: {what}: RSS {rss:.1} MiB, peak {hwm:.1} MiB");
     }
 }
 
@@ -128,7 +178,9 @@ impl OnlineEngine {
         }
         let mut times = StageTimes::default();
         let t0 = Instant::now();
-        let prep = Prepared::load(s, meta)?;
+        log_rss("start");
+        let mut prep = Prepared::load(s, meta)?;
+        log_rss("references loaded");
         times.add("references", t0.elapsed());
         let ramp = ExposureParams {
             nints,
@@ -174,27 +226,67 @@ impl OnlineEngine {
             nints: 1,
             ..j.clone()
         });
-        let detector = jump
-            .as_ref()
-            .filter(|j| j.detects())
-            .map(|j| OnlineJump::new(j, npix, options.reservoir_diffs));
-        let mut pixeldq = prep.pixeldq_pre_jump.clone();
+        let mut pixeldq = std::mem::take(&mut prep.pixeldq_pre_jump);
         if jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped)
         {
             jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain);
         }
-        let acc: Vec<PixelAccumulator> = (0..npix)
-            .map(|p| PixelAccumulator::new(&fit, &pixel_consts(&prep, &pixeldq, p)))
-            .collect();
         std::fs::create_dir_all(&s.output_dir).with_context(|| {
             format!(
                 "{}: cannot create the output directory",
                 s.output_dir.display()
             )
         })?;
-        let spill = Spill::create(&s.output_dir, npix, nints)?;
+        let spill = Spill::create(&s.output_dir, npix, nints, nx)?;
+        let dir = spill.path();
+        let detector = match jump.as_ref().filter(|j| j.detects()) {
+            Some(j) => Some(OnlineJump::new(j, npix, options.reservoir_diffs, &dir)?),
+            None => None,
+        };
+        // The constants of jump and ramp fitting move to a scratch file; the prepared arrays
+        // (and every other per-pixel array calibration does not need) are freed.
+        let mut consts = MappedArray::<PixelRefs>::create(&dir, "pixel_constants", npix)?;
+        let mut acc = MappedArray::<PixelAccumulator>::create(&dir, "accumulators", npix)?;
+        let block = spill.block();
+        for p0 in (0..npix).step_by(block.max(1)) {
+            let n = block.min(npix - p0);
+            let c = consts.slice_mut(p0..p0 + n);
+            let a = acc.slice_mut(p0..p0 + n);
+            for (k, (c, a)) in c.iter_mut().zip(a).enumerate() {
+                let p = p0 + k;
+                *c = PixelRefs {
+                    gain: prep.gain[p],
+                    readnoise: prep.readnoise[p],
+                    dark_current: prep.average_dark_current[p],
+                    pixel_dq: pixeldq[p],
+                    jump_gain: prep.jump_gain[p],
+                    jump_readnoise: prep.jump_readnoise[p],
+                };
+                *a = PixelAccumulator::new(&fit, &c.consts());
+            }
+            acc.release(p0..p0 + n);
+            consts.release(p0..p0 + n);
+        }
+        drop(pixeldq);
+        for v in [
+            &mut prep.gain,
+            &mut prep.readnoise,
+            &mut prep.average_dark_current,
+            &mut prep.jump_gain,
+            &mut prep.jump_readnoise,
+        ] {
+            *v = Vec::new();
+        }
+        prep.pixeldq_refpix = Vec::new();
+        prep.pixeldq_after = Vec::new();
+        if let Some(d) = prep.dark.as_mut() {
+            // Read by no step after set-up (merged into PIXELDQ / the average dark current).
+            d.dq = Default::default();
+            d.avdrkcur_map = None;
+        }
+        let store = FrameStore::create(&dir, npix, ngroups)?;
         let jump_ran = jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
@@ -205,14 +297,7 @@ impl OnlineEngine {
         let mut cal =
             FrameCalibrator::new(&prep, ngroups, s.saturation.as_ref().map(|x| x.1), refpix);
         cal.warm_up(&prep)?;
-        // Zeroed allocations are mapped lazily: touch them now, not during the first frames.
-        let touched = |n: usize| {
-            let mut v = vec![0u8; n];
-            v.fill(0);
-            v
-        };
-        let mut vals = vec![0f32; npix * ngroups];
-        vals.fill(0.0);
+        log_rss("set-up done");
         let metrics = EngineMetrics {
             times,
             ..EngineMetrics::default()
@@ -232,10 +317,8 @@ impl OnlineEngine {
             detector,
             refpix_done,
             cal,
-            vals,
-            gdq: touched(npix * ngroups),
-            marks: touched(npix * ngroups),
-            pixeldq,
+            store,
+            consts,
             acc,
             spill,
             ints_writer: Some(ints_writer),
@@ -272,46 +355,65 @@ impl OnlineEngine {
         &self.outputs
     }
 
-    /// Store a calibrated group into the pixel-major ramp buffer.
-    fn store(vals: &mut [f32], gdq: &mut [u8], ngroups: usize, cg: CalibratedGroup<'_>) {
-        let g = cg.group;
-        for (p, (&v, &q)) in cg.values.iter().zip(cg.gdq).enumerate() {
-            vals[p * ngroups + g] = v;
-            gdq[p * ngroups + g] = q;
-        }
-    }
-
     /// Jump detection, fit, scratch files and the provisional rateints plane of integration
-    /// `int`, whose last group is in the buffer.
+    /// `int`, whose last group is in the store.
     fn finish_integration(&mut self, int: usize, arrived: Instant) -> Result<IntegrationPlane> {
         let FrameGeometry {
-            ngroups, ny, nx, ..
+            ngroups: ng,
+            ny,
+            nx,
+            ..
         } = self.geometry;
         let npix = ny * nx;
         let block = self.spill.block();
+        let nblocks = self.spill.nblocks();
+        let OnlineEngine {
+            jump,
+            jump1,
+            detector,
+            store,
+            consts,
+            acc,
+            spill,
+            fit,
+            ..
+        } = self;
+        let jump_active = jump
+            .as_ref()
+            .is_some_and(|j| j.mode != JumpMode::StepSkipped);
+        // One halo row each side for the neighbour pass.
+        let halo = usize::from(jump_active && detector.is_some());
+        let mut v = vec![0f32; block * ng];
+        let mut q = vec![0u8; (block + 2 * halo * nx) * ng];
+        let mut m = vec![0u8; q.len()];
 
+        // Pass 1: decide every pixel's jumps (causal statistics), store the decisions.
         let t0 = Instant::now();
-        let mut primary = 0;
-        if let (Some(setup), Some(setup1)) = (&self.jump, &self.jump1) {
-            if let Some(det) = self.detector.as_mut() {
-                let prep = &self.prep;
-                let shape = det.shape();
-                let states = det.chunks(block);
-                self.vals
-                    .par_chunks(block * ngroups)
-                    .zip(self.gdq.par_chunks_mut(block * ngroups))
-                    .zip(self.marks.par_chunks_mut(block * ngroups))
+        let mut planes: Option<Vec<bool>> = None;
+        if let (Some(setup), Some(det)) = (jump.as_ref(), detector.as_mut()) {
+            let shape = det.shape();
+            let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
+            let mut all = vec![true; ng];
+            for b in 0..nblocks {
+                let p0 = b * block;
+                let n = block.min(npix - p0);
+                let (v, q, m) = (&mut v[..n * ng], &mut q[..n * ng], &mut m[..n * ng]);
+                store.get_band(p0, n, Some(v), Some(q))?;
+                let c = consts.slice_mut(p0..p0 + n);
+                let states = det.band(p0, n).chunks(n, CHUNK);
+                v.par_chunks(CHUNK * ng)
+                    .zip(q.par_chunks_mut(CHUNK * ng))
+                    .zip(m.par_chunks_mut(CHUNK * ng))
+                    .zip(c.par_chunks(CHUNK))
                     .zip(states.into_par_iter())
-                    .enumerate()
-                    .for_each_init(JumpScratch::default, |s, (b, (((v, q), m), mut st))| {
-                        let p0 = b * block;
-                        for (k, ((v, q), m)) in v
-                            .chunks_exact(ngroups)
-                            .zip(q.chunks_exact_mut(ngroups))
-                            .zip(m.chunks_exact_mut(ngroups))
+                    .for_each_init(JumpScratch::default, |s, ((((v, q), m), c), mut st)| {
+                        for (k, (((v, q), m), c)) in v
+                            .chunks_exact(ng)
+                            .zip(q.chunks_exact_mut(ng))
+                            .zip(m.chunks_exact_mut(ng))
+                            .zip(c)
                             .enumerate()
                         {
-                            let p = p0 + k;
                             shape.decide_pixel(
                                 setup,
                                 &mut st,
@@ -319,109 +421,165 @@ impl OnlineEngine {
                                 v,
                                 q,
                                 m,
-                                prep.jump_gain[p],
-                                prep.jump_readnoise[p],
+                                c.jump_gain,
+                                c.jump_readnoise,
                                 s,
                             );
                         }
                     });
+                if sigma_clip {
+                    jump::setup::accumulate_all_have(q, ng, jump::band::PLANE_CLEAR_MASK, &mut all);
+                }
+                store.put_decided(p0, q, m)?;
+                det.release(p0, n);
+                consts.release(p0..p0 + n);
             }
-            if setup.mode != JumpMode::StepSkipped {
-                let planes = if matches!(setup.mode, JumpMode::SigmaClip { .. }) {
-                    let mut all = vec![true; ngroups];
-                    jump::setup::accumulate_all_have(
-                        &self.gdq,
-                        ngroups,
-                        jump::band::PLANE_CLEAR_MASK,
-                        &mut all,
-                    );
-                    all.iter().any(|&a| a).then_some(all)
-                } else {
-                    None
-                };
-                primary = jump::finish_band(
-                    setup1,
-                    &BandGeometry::whole(nx, ny),
-                    &mut self.gdq,
-                    &mut self.marks,
-                    planes.as_deref(),
-                );
-            }
-            if let Some(det) = self.detector.as_mut() {
-                det.integration_done();
+            det.integration_done();
+            if sigma_clip && all.iter().any(|&a| a) {
+                planes = Some(all);
             }
         }
-        self.primary_total += primary;
-        self.metrics.times.add("jump", t0.elapsed());
+        let mut t_jump = t0.elapsed();
 
-        let t0 = Instant::now();
-        let mut sci = vec![0f32; npix];
-        let mut dqv = vec![0u32; npix];
-        let mut vr = vec![0f32; npix];
-        let prep = &self.prep;
-        let pixeldq = &self.pixeldq;
-        let fit = &self.fit;
-        let block_records: Vec<Vec<u16>> = self
-            .vals
-            .par_chunks(block * ngroups)
-            .zip(self.gdq.par_chunks(block * ngroups))
-            .zip(self.acc.par_chunks_mut(block))
-            .zip(sci.par_chunks_mut(block))
-            .zip(dqv.par_chunks_mut(block))
-            .zip(vr.par_chunks_mut(block))
-            .enumerate()
-            .map_init(
-                || RampScratch::new(fit),
-                |scratch, (b, (((((v, q), acc), sci), dqv), vr))| {
-                    let mut records = Vec::with_capacity(acc.len() * 2);
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        let p = b * block + k;
-                        let consts = pixel_consts(prep, pixeldq, p);
-                        let input = IntegrationRamp {
-                            ramp: &v[k * ngroups..(k + 1) * ngroups],
-                            gdq: &q[k * ngroups..(k + 1) * ngroups],
-                            zeroframe: None,
-                        };
-                        let e = a.push_integration(fit, &consts, input, scratch, &mut records);
-                        sci[k] = e.sci;
-                        dqv[k] = e.dq;
-                        vr[k] = e.var_rnoise;
-                    }
-                    records
-                },
-            )
-            .collect();
-        self.metrics.times.add("ramp fit", t0.elapsed());
-
-        let t0 = Instant::now();
-        self.spill
-            .push_integration(&sci, &dqv, &vr, &block_records)?;
-        drop(block_records);
-        // Provisional rateints plane: ERR from the read noise alone and VAR_POISSON 0 until
-        // the exposure ends (the file keeps its temporary name until then).
+        // Pass 2, block by block: neighbour / after-jump passes, fit, early values and records,
+        // provisional rateints rows (ERR from the read noise alone and VAR_POISSON 0 until the
+        // exposure ends; the file keeps its temporary name until then).
+        let (mut t_fit, mut t_write) = (Duration::ZERO, Duration::ZERO);
+        let want_planes = self.options.planes;
+        let mut plane_sci = if want_planes {
+            vec![0f32; npix]
+        } else {
+            Vec::new()
+        };
+        let mut plane_dq = if want_planes {
+            vec![0u32; npix]
+        } else {
+            Vec::new()
+        };
+        let mut plane_vr = if want_planes {
+            vec![0f32; npix]
+        } else {
+            Vec::new()
+        };
+        let mut whole_gdq = self.options.keep_groupdq.then(|| vec![0u8; npix * ng]);
+        let mut sci = vec![0f32; block];
+        let mut dqv = vec![0u32; block];
+        let mut vr = vec![0f32; block];
+        let mut records: Vec<u16> = Vec::new();
+        let mut values: Vec<FitValues> = Vec::with_capacity(block);
         let gain_factor = self.prep.gain_factor;
-        if let Some(w) = self.ints_writer.as_mut() {
-            let rows = ((1 << 20) / (nx * 40).max(1)).clamp(1, ny);
-            let mut band = Vec::with_capacity(rows * nx);
-            for y0 in (0..ny).step_by(rows) {
-                let r = rows.min(ny - y0);
-                band.clear();
-                band.extend((y0 * nx..(y0 + r) * nx).map(|p| FitValues {
-                    sci: sci[p],
-                    err: vr[p].sqrt(),
-                    dq: dqv[p],
-                    var_poisson: 0.0,
-                    var_rnoise: vr[p],
-                }));
-                products::write_values(&band, r, nx, gain_factor, |b| w.write_band(int, y0, b))?;
+        let mut primary = 0;
+        for b in 0..nblocks {
+            let t0 = Instant::now();
+            let p0 = b * block;
+            let n = block.min(npix - p0);
+            let (y0, r) = (p0 / nx, n / nx);
+            let top = halo.min(y0);
+            let bottom = halo.min(ny - (y0 + r));
+            let rows = top + r + bottom;
+            let h0 = (y0 - top) * nx;
+            let hn = rows * nx;
+            let v = &mut v[..n * ng];
+            let (q, m) = (&mut q[..hn * ng], &mut m[..hn * ng]);
+            store.get_band(p0, n, Some(v), None)?;
+            if detector.is_some() {
+                store.get_decided(h0, q, m)?;
+            } else {
+                store.get_band(h0, hn, None, Some(q))?;
+                m.fill(0);
             }
+            if let (true, Some(setup1)) = (jump_active, jump1.as_ref()) {
+                let band = BandGeometry {
+                    nx,
+                    rows,
+                    interior: top..top + r,
+                };
+                primary += jump::finish_band(setup1, &band, q, m, planes.as_deref());
+            }
+            let q = &q[top * nx * ng..(top + r) * nx * ng];
+            t_jump += t0.elapsed();
+
+            let t0 = Instant::now();
+            let a = acc.slice_mut(p0..p0 + n);
+            let c = consts.slice_mut(p0..p0 + n);
+            let chunk_records: Vec<Vec<u16>> = v
+                .par_chunks(CHUNK * ng)
+                .zip(q.par_chunks(CHUNK * ng))
+                .zip(a.par_chunks_mut(CHUNK))
+                .zip(c.par_chunks(CHUNK))
+                .zip(sci[..n].par_chunks_mut(CHUNK))
+                .zip(dqv[..n].par_chunks_mut(CHUNK))
+                .zip(vr[..n].par_chunks_mut(CHUNK))
+                .map_init(
+                    || RampScratch::new(fit),
+                    |scratch, ((((((v, q), a), c), sci), dqv), vr)| {
+                        let mut records = Vec::with_capacity(a.len() * 2);
+                        for (k, (a, c)) in a.iter_mut().zip(c).enumerate() {
+                            let input = IntegrationRamp {
+                                ramp: &v[k * ng..(k + 1) * ng],
+                                gdq: &q[k * ng..(k + 1) * ng],
+                                zeroframe: None,
+                            };
+                            let e =
+                                a.push_integration(fit, &c.consts(), input, scratch, &mut records);
+                            sci[k] = e.sci;
+                            dqv[k] = e.dq;
+                            vr[k] = e.var_rnoise;
+                        }
+                        records
+                    },
+                )
+                .collect();
+            acc.release(p0..p0 + n);
+            consts.release(p0..p0 + n);
+            t_fit += t0.elapsed();
+
+            let t0 = Instant::now();
+            records.clear();
+            for r in &chunk_records {
+                records.extend_from_slice(r);
+            }
+            drop(chunk_records);
+            spill.push_block(b, &sci[..n], &dqv[..n], &vr[..n], &records)?;
+            if let Some(w) = self.ints_writer.as_mut() {
+                values.clear();
+                values.extend((0..n).map(|k| FitValues {
+                    sci: sci[k],
+                    err: vr[k].sqrt(),
+                    dq: dqv[k],
+                    var_poisson: 0.0,
+                    var_rnoise: vr[k],
+                }));
+                products::write_values(&values, r, nx, gain_factor, |band| {
+                    w.write_band(int, y0, band)
+                })?;
+            }
+            if want_planes {
+                plane_sci[p0..p0 + n].copy_from_slice(&sci[..n]);
+                plane_dq[p0..p0 + n].copy_from_slice(&dqv[..n]);
+                plane_vr[p0..p0 + n].copy_from_slice(&vr[..n]);
+            }
+            if let Some(g) = whole_gdq.as_mut() {
+                g[p0 * ng..(p0 + n) * ng].copy_from_slice(q);
+            }
+            t_write += t0.elapsed();
         }
-        if let Some(f) = gain_factor {
+        spill.end_integration()?;
+        if let Some(f) = gain_factor.filter(|_| want_planes) {
             let mut none: [f32; 0] = [];
             let mut none2: [f32; 0] = [];
-            crate::steps::gain_scale::apply(f, &mut sci, &mut none, &mut none2, &mut vr);
+            crate::steps::gain_scale::apply(
+                f,
+                &mut plane_sci,
+                &mut none,
+                &mut none2,
+                &mut plane_vr,
+            );
         }
-        self.metrics.times.add("write", t0.elapsed());
+        self.primary_total += primary;
+        self.metrics.times.add("jump", t_jump);
+        self.metrics.times.add("ramp fit", t_fit);
+        self.metrics.times.add("write", t_write);
         let written = Instant::now();
         self.metrics
             .integration_latency
@@ -431,11 +589,11 @@ impl OnlineEngine {
             nints: self.geometry.nints,
             ny,
             nx,
-            sci,
-            dq: dqv,
-            var_rnoise: vr,
+            sci: plane_sci,
+            dq: plane_dq,
+            var_rnoise: plane_vr,
             primary_jumps: primary,
-            groupdq: self.options.keep_groupdq.then(|| self.gdq.clone()),
+            groupdq: whole_gdq,
             last_group_arrived: arrived,
             written,
         })
@@ -471,6 +629,8 @@ impl OnlineEngine {
             cursor.fill(0);
             let mut late = vec![(0f32, 0f32); nints * n];
             let mut rate = Vec::with_capacity(n);
+            let accs = self.acc.slice_mut(p0..p0 + n);
+            let cs = self.consts.slice_mut(p0..p0 + n);
             for k in 0..n {
                 let p = p0 + k;
                 stream.clear();
@@ -483,14 +643,15 @@ impl OnlineEngine {
                     stream.extend_from_slice(&rest[..len]);
                     cursor[i] += len;
                 }
-                let consts = pixel_consts(&self.prep, &self.pixeldq, p);
-                let r = self.acc[p]
-                    .finish(&self.fit, &consts, &stream, |i, l| {
+                let r = accs[k]
+                    .finish(&self.fit, &cs[k].consts(), &stream, |i, l| {
                         late[i * n + k] = (l.var_poisson, l.err);
                     })
                     .map_err(|e| anyhow::anyhow!("{}: {e}", self.input.display()))?;
                 rate.push(r);
             }
+            self.acc.release(p0..p0 + n);
+            self.consts.release(p0..p0 + n);
             for i in 0..nints {
                 self.spill.write_late(i, p0, &late[i * n..(i + 1) * n])?;
             }
@@ -582,15 +743,12 @@ impl FrameProcessor for OnlineEngine {
             let OnlineEngine {
                 cal,
                 prep,
-                vals,
-                gdq,
+                store,
                 pixbuf,
                 ..
             } = self;
-            let ng = g.ngroups;
             cal.ingest(prep, int, group, pixbuf, |cg| {
-                Self::store(vals, gdq, ng, cg);
-                Ok(())
+                store.put_group(cg.group, cg.values, cg.gdq)
             })
             .with_context(|| {
                 format!("{}: integration {int}, group {group}", self.input.display())

@@ -34,12 +34,16 @@
 //! Delay: every decision is taken when the integration's last group arrives, i.e. at most
 //! NGROUPS − 1 groups after the group it concerns, and before the integration is fitted, so no
 //! product waits for it. State: `4 · reservoir_diffs` bytes per pixel (iterative/single-pass) or
-//! 12 bytes per pixel (sigma-clip), independent of NINTS.
+//! 12 bytes per pixel (sigma-clip), independent of NINTS, in memory-mapped scratch files that
+//! are touched one band of pixels at a time (not resident).
 
+use super::store::MappedArray;
 use crate::steps::jump::stats::{clipped_median, nanmedian_f64};
 use crate::steps::jump::twopoint::{MARK_AFTER_BIG, MARK_AFTER_VERY_BIG, MARK_NEIGHBOR_RANGE};
 use crate::steps::jump::{JumpMode, JumpSetup};
+use anyhow::Result;
 use frames::dq;
+use std::path::Path;
 
 /// Accepted differences a pixel needs before its running sigma-clip statistics decide.
 pub const MIN_CLIP_SAMPLES: u32 = 20;
@@ -47,7 +51,8 @@ pub const MIN_CLIP_SAMPLES: u32 = 20;
 /// Default reservoir size (differences per pixel) for the iterative and single-pass modes.
 pub const DEFAULT_RESERVOIR_DIFFS: usize = 16;
 
-/// Per-pixel running state of the online detector (flat arrays, fixed size per pixel).
+/// Per-pixel running state of the online detector (fixed size per pixel, in memory-mapped
+/// scratch files touched band by band: see [`super::store`]).
 pub struct OnlineJump {
     mode: JumpMode,
     npix: usize,
@@ -57,11 +62,11 @@ pub struct OnlineJump {
     /// Integrations pushed so far.
     pushed: usize,
     /// `[pixel][slot][diff]` raw differences in electrons (f32, NaN = unusable).
-    reservoir: Vec<f32>,
+    reservoir: MappedArray<f32>,
     /// Sigma-clip mode: `[pixel]` (count, mean, M2) of accepted differences.
-    clip_count: Vec<u32>,
-    clip_mean: Vec<f32>,
-    clip_m2: Vec<f32>,
+    clip_count: MappedArray<u32>,
+    clip_mean: MappedArray<f32>,
+    clip_m2: MappedArray<f32>,
 }
 
 /// Per-thread buffers for one pixel (sized once; no allocation per pixel).
@@ -75,8 +80,8 @@ pub struct JumpScratch {
 
 impl OnlineJump {
     /// `reservoir_diffs` bounds the per-pixel reservoir (rounded down to whole integrations,
-    /// at least one integration).
-    pub fn new(setup: &JumpSetup, npix: usize, reservoir_diffs: usize) -> Self {
+    /// at least one integration). The state lives in scratch files under `dir`.
+    pub fn new(setup: &JumpSetup, npix: usize, reservoir_diffs: usize, dir: &Path) -> Result<Self> {
         let ndiff = setup.ngroups.saturating_sub(1).max(1);
         let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
         let slots = if sigma_clip || !setup.detects() {
@@ -87,20 +92,20 @@ impl OnlineJump {
                 .min(setup.nints.saturating_sub(1))
         };
         let clip = if sigma_clip { npix } else { 0 };
-        OnlineJump {
+        Ok(OnlineJump {
             mode: setup.mode,
             npix,
             ngroups: setup.ngroups,
             slots,
             pushed: 0,
-            reservoir: vec![f32::NAN; npix * slots * ndiff],
-            clip_count: vec![0; clip],
-            clip_mean: vec![0.0; clip],
-            clip_m2: vec![0.0; clip],
-        }
+            reservoir: MappedArray::create(dir, "jump_reservoir", npix * slots * ndiff)?,
+            clip_count: MappedArray::create(dir, "jump_clip_count", clip)?,
+            clip_mean: MappedArray::create(dir, "jump_clip_mean", clip)?,
+            clip_m2: MappedArray::create(dir, "jump_clip_m2", clip)?,
+        })
     }
 
-    /// Bytes of running state per pixel.
+    /// Bytes of running state per pixel (in the scratch files).
     pub fn bytes_per_pixel(&self) -> usize {
         4 * self.slots * self.ngroups.saturating_sub(1)
             + if self.clip_count.is_empty() { 0 } else { 12 }
@@ -111,37 +116,33 @@ impl OnlineJump {
         self.slots
     }
 
-    /// Split the per-pixel state into disjoint chunks of `pixels` pixels, for parallel work.
-    pub fn chunks(&mut self, pixels: usize) -> Vec<PixelState<'_>> {
-        let pixels = pixels.max(1);
+    /// The state of pixels `p0..p0 + n`.
+    pub fn band(&mut self, p0: usize, n: usize) -> PixelState<'_> {
         let per = self.slots * self.ngroups.saturating_sub(1);
         let clip = !self.clip_count.is_empty();
-        let mut out = Vec::with_capacity(self.npix.div_ceil(pixels));
-        let mut res = self.reservoir.as_mut_slice();
-        let mut cc = self.clip_count.as_mut_slice();
-        let mut cm = self.clip_mean.as_mut_slice();
-        let mut cv = self.clip_m2.as_mut_slice();
-        let mut start = 0;
-        while start < self.npix {
-            let n = pixels.min(self.npix - start);
-            let nc = if clip { n } else { 0 };
-            let (r, rr) = std::mem::take(&mut res).split_at_mut(n * per);
-            let (a, ra) = std::mem::take(&mut cc).split_at_mut(nc);
-            let (b, rb) = std::mem::take(&mut cm).split_at_mut(nc);
-            let (c, rc) = std::mem::take(&mut cv).split_at_mut(nc);
-            out.push(PixelState {
-                reservoir: r,
-                count: a,
-                mean: b,
-                m2: c,
-            });
-            res = rr;
-            cc = ra;
-            cm = rb;
-            cv = rc;
-            start += n;
+        let c = if clip { p0..p0 + n } else { 0..0 };
+        PixelState {
+            reservoir: self.reservoir.slice_mut(p0 * per..(p0 + n) * per),
+            count: self.clip_count.slice_mut(c.clone()),
+            mean: self.clip_mean.slice_mut(c.clone()),
+            m2: self.clip_m2.slice_mut(c),
         }
-        out
+    }
+
+    /// Drop the pages of pixels `p0..p0 + n` from memory (after [`OnlineJump::band`]).
+    pub fn release(&self, p0: usize, n: usize) {
+        let per = self.slots * self.ngroups.saturating_sub(1);
+        self.reservoir.release(p0 * per..(p0 + n) * per);
+        if !self.clip_count.is_empty() {
+            self.clip_count.release(p0..p0 + n);
+            self.clip_mean.release(p0..p0 + n);
+            self.clip_m2.release(p0..p0 + n);
+        }
+    }
+
+    /// Pixels covered.
+    pub fn pixels(&self) -> usize {
+        self.npix
     }
 
     /// Call once after every pixel of an integration has been decided.
@@ -359,6 +360,39 @@ pub struct PixelState<'a> {
     count: &'a mut [u32],
     mean: &'a mut [f32],
     m2: &'a mut [f32],
+}
+
+impl<'a> PixelState<'a> {
+    /// Split into disjoint chunks of `pixels` pixels (`total` pixels in all), for parallel
+    /// work.
+    pub fn chunks(self, total: usize, pixels: usize) -> Vec<PixelState<'a>> {
+        let pixels = pixels.max(1);
+        let per = self.reservoir.len().checked_div(total).unwrap_or(0);
+        let clip = !self.count.is_empty();
+        let mut out = Vec::with_capacity(total.div_ceil(pixels));
+        let (mut res, mut cc, mut cm, mut cv) = (self.reservoir, self.count, self.mean, self.m2);
+        let mut start = 0;
+        while start < total {
+            let n = pixels.min(total - start);
+            let nc = if clip { n } else { 0 };
+            let (r, rr) = std::mem::take(&mut res).split_at_mut(n * per);
+            let (a, ra) = std::mem::take(&mut cc).split_at_mut(nc);
+            let (b, rb) = std::mem::take(&mut cm).split_at_mut(nc);
+            let (c, rc) = std::mem::take(&mut cv).split_at_mut(nc);
+            out.push(PixelState {
+                reservoir: r,
+                count: a,
+                mean: b,
+                m2: c,
+            });
+            res = rr;
+            cc = ra;
+            cm = rb;
+            cv = rc;
+            start += n;
+        }
+        out
+    }
 }
 
 /// `sqrt(|m| + rn²/NFRAMES)`, NaN instead of 0 (as officially).

@@ -23,6 +23,7 @@ pub mod products;
 pub mod sink;
 pub mod source;
 pub mod spill;
+pub mod store;
 
 pub use engine::{EngineMetrics, OnlineEngine, OnlineOptions};
 pub use sink::{IntegrationPlane, NullSink, PlaneSink, ToPlaneSink};
@@ -133,9 +134,10 @@ pub fn run_stream_when_ready(
     meta: &frames::ExposureMeta,
     source: &mut (dyn FrameSource + Send),
     sink: &mut (dyn PlaneSink + Send),
-    options: OnlineOptions,
+    mut options: OnlineOptions,
     ready: impl FnOnce() + Send,
 ) -> Result<OnlineReport> {
+    options.planes &= sink.wants_planes();
     with_threads(settings.threads, || {
         let engine = OnlineEngine::new(settings, meta, options.clone())?;
         ready();

@@ -44,6 +44,8 @@ pub struct Spill {
     rate: File,
     records_len: u64,
     ints_written: usize,
+    /// Record offsets of the blocks of the integration being pushed (block by block).
+    pending_index: Vec<u64>,
 }
 
 fn scratch_file(dir: &Path, name: &str) -> Result<File> {
@@ -61,17 +63,18 @@ fn le4(b: &[u8]) -> [u8; 4] {
 }
 
 impl Spill {
-    /// Scratch files in a new temporary directory under `parent`.
-    pub fn create(parent: &Path, npix: usize, nints: usize) -> Result<Spill> {
+    /// Scratch files in a new temporary directory under `parent`. Blocks of pixels are whole
+    /// rows of `nx` pixels.
+    pub fn create(parent: &Path, npix: usize, nints: usize, nx: usize) -> Result<Spill> {
         let dir = tempfile::Builder::new()
             .prefix(".sloper-online-")
             .tempdir_in(parent)
             .with_context(|| {
                 format!("{}: cannot create the scratch directory", parent.display())
             })?;
-        let block = (FINISH_BUDGET / (nints.max(1) * 16))
-            .clamp(64, 1 << 16)
-            .min(npix.max(1));
+        let nx = nx.max(1);
+        let block = ((FINISH_BUDGET / (nints.max(1) * 16)).clamp(64, 1 << 16) / nx).max(1) * nx;
+        let block = block.min(npix.max(1));
         Ok(Spill {
             early: scratch_file(dir.path(), "early")?,
             records: scratch_file(dir.path(), "records")?,
@@ -84,6 +87,7 @@ impl Spill {
             block,
             records_len: 0,
             ints_written: 0,
+            pending_index: Vec::new(),
         })
     }
 
@@ -105,52 +109,69 @@ impl Spill {
         anyhow::anyhow!("{}: {what}: {e}", self.dir.path().display())
     }
 
-    /// Append one integration: early values of every pixel and the records of every block.
-    pub fn push_integration(
+    /// Append block `b` (pixels `b * block()..`) of the integration being pushed: its early
+    /// values and its ramp-fit records. Blocks come in order; then [`Spill::end_integration`].
+    pub fn push_block(
         &mut self,
+        b: usize,
         sci: &[f32],
         dq: &[u32],
         var_rnoise: &[f32],
-        block_records: &[Vec<u16>],
+        records: &[u16],
     ) -> Result<()> {
         anyhow::ensure!(
             self.ints_written < self.nints,
             "more integrations than the exposure has"
         );
         anyhow::ensure!(
-            block_records.len() == self.nblocks(),
-            "one record block per pixel block"
+            b == self.pending_index.len() && b < self.nblocks(),
+            "record blocks out of order"
         );
-        let mut bytes = Vec::with_capacity(self.npix * EARLY_BYTES);
-        for p in 0..self.npix {
-            bytes.extend_from_slice(&sci[p].to_le_bytes());
-            bytes.extend_from_slice(&dq[p].to_le_bytes());
-            bytes.extend_from_slice(&var_rnoise[p].to_le_bytes());
+        let p0 = b * self.block;
+        let n = sci.len();
+        anyhow::ensure!(
+            n == self.block.min(self.npix - p0) && dq.len() == n && var_rnoise.len() == n,
+            "a block of early values has the wrong size"
+        );
+        let mut bytes = Vec::with_capacity(n * EARLY_BYTES);
+        for k in 0..n {
+            bytes.extend_from_slice(&sci[k].to_le_bytes());
+            bytes.extend_from_slice(&dq[k].to_le_bytes());
+            bytes.extend_from_slice(&var_rnoise[k].to_le_bytes());
         }
-        let off = (self.ints_written * self.npix * EARLY_BYTES) as u64;
+        let off = ((self.ints_written * self.npix + p0) * EARLY_BYTES) as u64;
         self.early
             .write_all_at(&bytes, off)
             .map_err(|e| self.io("writing early values", e))?;
-
-        let mut index = Vec::with_capacity((block_records.len() + 1) * 8);
         bytes.clear();
-        let mut pos = self.records_len;
-        for words in block_records {
-            index.extend_from_slice(&pos.to_le_bytes());
-            for w in words {
-                bytes.extend_from_slice(&w.to_le_bytes());
-            }
-            pos += 2 * words.len() as u64;
+        for w in records {
+            bytes.extend_from_slice(&w.to_le_bytes());
         }
-        index.extend_from_slice(&pos.to_le_bytes());
         self.records
             .write_all_at(&bytes, self.records_len)
             .map_err(|e| self.io("writing records", e))?;
+        self.pending_index.push(self.records_len);
+        self.records_len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Close the integration whose blocks were pushed.
+    pub fn end_integration(&mut self) -> Result<()> {
+        anyhow::ensure!(
+            self.pending_index.len() == self.nblocks(),
+            "an integration ended with {} of {} record blocks",
+            self.pending_index.len(),
+            self.nblocks()
+        );
+        let mut index = Vec::with_capacity((self.nblocks() + 1) * 8);
+        for pos in self.pending_index.drain(..) {
+            index.extend_from_slice(&pos.to_le_bytes());
+        }
+        index.extend_from_slice(&self.records_len.to_le_bytes());
         let ioff = (self.ints_written * (self.nblocks() + 1) * 8) as u64;
         self.index
             .write_all_at(&index, ioff)
             .map_err(|e| self.io("writing the record index", e))?;
-        self.records_len = pos;
         self.ints_written += 1;
         Ok(())
     }
@@ -276,15 +297,21 @@ mod tests {
     fn integrations_round_trip_through_the_scratch_files() {
         let dir = tempfile::tempdir().unwrap();
         let (npix, nints) = (130, 3);
-        let mut s = Spill::create(dir.path(), npix, nints).unwrap();
+        let mut s = Spill::create(dir.path(), npix, nints, 13).unwrap();
         assert_eq!(s.block(), 130.min(s.block()));
+        assert_eq!(s.block() % 13, 0);
         let nb = s.nblocks();
         for i in 0..nints {
             let sci: Vec<f32> = (0..npix).map(|p| (p + 1000 * i) as f32).collect();
             let dq: Vec<u32> = (0..npix).map(|p| (p * 3 + i) as u32).collect();
             let vr: Vec<f32> = (0..npix).map(|p| p as f32 * 0.5).collect();
-            let recs: Vec<Vec<u16>> = (0..nb).map(|b| vec![b as u16, i as u16, 7]).collect();
-            s.push_integration(&sci, &dq, &vr, &recs).unwrap();
+            for b in 0..nb {
+                let r = b * s.block()..((b + 1) * s.block()).min(npix);
+                let rec = vec![b as u16, i as u16, 7];
+                s.push_block(b, &sci[r.clone()], &dq[r.clone()], &vr[r], &rec)
+                    .unwrap();
+            }
+            s.end_integration().unwrap();
         }
         let mut r = Vec::new();
         s.read_block_records(2, nb - 1, &mut r).unwrap();

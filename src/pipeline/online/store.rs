@@ -1,0 +1,278 @@
+//! Per-pixel state of the online driver that lives in scratch files, not in memory, so that
+//! resident memory is a few row bands, not a few hundred bytes per pixel.
+//!
+//! * [`MappedArray`]: a fixed-size array of plain values (the ramp-fit accumulators, the jump
+//!   reservoir, the per-pixel constants of jump and ramp fitting) in a memory-mapped scratch
+//!   file. The driver touches it band of pixels by band of pixels and releases each band's pages
+//!   (`madvise(MADV_DONTNEED)`) when done: on a shared file mapping the data stay in the page
+//!   cache (and the file), only the process's resident set shrinks.
+//! * [`FrameStore`]: the current integration's calibrated groups (values and flags), written
+//!   frame by frame as they are calibrated (group-major, `pwrite`) and read back band by band
+//!   (`pread`) when the integration ends; plus the jump decisions (flags and marks, pixel-major)
+//!   between the detection pass and the neighbour/fit pass.
+
+use anyhow::{Context, Result};
+use memmap2::MmapMut;
+use std::fs::File;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// Types that may live in a [`MappedArray`]: `Copy`, no pointers, and every value the driver
+/// stores is read back as the same value; an all-zero byte pattern is a valid value (fresh
+/// files are zero-filled).
+///
+/// # Safety
+/// Implementors must be plain data for which all-zero bytes are a valid value.
+pub unsafe trait Plain: Copy + Send + Sync {}
+unsafe impl Plain for f32 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for u8 {}
+// Numbers and bools only (`#[derive(Clone, Copy)]`); all-zero is "no integration yet".
+unsafe impl Plain for crate::steps::ramp_fit::PixelAccumulator {}
+
+fn page() -> usize {
+    4096
+}
+
+/// A fixed-size array of `T` in a memory-mapped scratch file (see the module docs).
+pub struct MappedArray<T: Plain> {
+    map: Option<MmapMut>,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<T: Plain> MappedArray<T> {
+    /// A zero-filled array of `len` values in a new file `dir/name`.
+    pub fn create(dir: &Path, name: &str, len: usize) -> Result<Self> {
+        let bytes = len * std::mem::size_of::<T>();
+        if bytes == 0 {
+            return Ok(MappedArray {
+                map: None,
+                len,
+                _t: PhantomData,
+            });
+        }
+        let p = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .with_context(|| format!("{}: cannot create a scratch file", p.display()))?;
+        file.set_len(bytes as u64)
+            .with_context(|| format!("{}: cannot size a scratch file", p.display()))?;
+        // SAFETY: the file is private to this process (a fresh file in its own temporary
+        // directory); nobody else truncates or writes it while it is mapped.
+        let map = unsafe { MmapMut::map_mut(&file) }
+            .with_context(|| format!("{}: cannot map a scratch file", p.display()))?;
+        Ok(MappedArray {
+            map: Some(map),
+            len,
+            _t: PhantomData,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Values `range` (touching their pages).
+    pub fn slice_mut(&mut self, range: Range<usize>) -> &mut [T] {
+        assert!(range.start <= range.end && range.end <= self.len);
+        match self.map.as_mut() {
+            None => &mut [],
+            Some(m) => {
+                // SAFETY: the map is page-aligned and holds `len` values of `T`, which is
+                // `Plain` (any stored or all-zero pattern is valid); the borrow of `self`
+                // guards against aliasing.
+                let all =
+                    unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr() as *mut T, self.len) };
+                &mut all[range]
+            }
+        }
+    }
+
+    /// Drop the pages of values `range` from the resident set (the data stay in the file).
+    pub fn release(&self, range: Range<usize>) {
+        let Some(m) = self.map.as_ref() else { return };
+        let size = std::mem::size_of::<T>();
+        let start = (range.start * size) / page() * page();
+        let end = (range.end * size).div_ceil(page()) * page();
+        let end = end.min(m.len());
+        if end > start {
+            // SAFETY: MADV_DONTNEED on a shared file mapping only unmaps the pages; their
+            // contents stay in the page cache and are faulted back in on the next access.
+            let _ = unsafe {
+                m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+        }
+    }
+}
+
+/// The current integration's calibrated groups and the jump decisions, in scratch files.
+pub struct FrameStore {
+    npix: usize,
+    ngroups: usize,
+    vals: File,
+    gdq: File,
+    decided: File,
+    bytes: Vec<u8>,
+}
+
+fn scratch(dir: &Path, name: &str) -> Result<File> {
+    let p = dir.join(name);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .with_context(|| format!("{}: cannot create a scratch file", p.display()))
+}
+
+fn io(dir: &str, what: &str, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("online scratch file {dir}: {what}: {e}")
+}
+
+impl FrameStore {
+    pub fn create(dir: &Path, npix: usize, ngroups: usize) -> Result<Self> {
+        Ok(FrameStore {
+            npix,
+            ngroups,
+            vals: scratch(dir, "ramp_values")?,
+            gdq: scratch(dir, "ramp_groupdq")?,
+            decided: scratch(dir, "jump_decisions")?,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Store group `g` of the current integration (whole frame).
+    pub fn put_group(&mut self, g: usize, values: &[f32], gdq: &[u8]) -> Result<()> {
+        debug_assert_eq!(values.len(), self.npix);
+        self.bytes.clear();
+        self.bytes
+            .extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        self.vals
+            .write_all_at(&self.bytes, (g * self.npix * 4) as u64)
+            .map_err(|e| io("ramp_values", "write", e))?;
+        self.gdq
+            .write_all_at(gdq, (g * self.npix) as u64)
+            .map_err(|e| io("ramp_groupdq", "write", e))?;
+        Ok(())
+    }
+
+    /// Pixels `p0..p0+n` of every group, pixel-major (`[pixel][group]`) into `vals` and `gdq`
+    /// (either may be `None` when not needed).
+    pub fn get_band(
+        &mut self,
+        p0: usize,
+        n: usize,
+        vals: Option<&mut [f32]>,
+        gdq: Option<&mut [u8]>,
+    ) -> Result<()> {
+        let ng = self.ngroups;
+        if let Some(vals) = vals {
+            debug_assert_eq!(vals.len(), n * ng);
+            self.bytes.resize(n * 4, 0);
+            for g in 0..ng {
+                self.vals
+                    .read_exact_at(&mut self.bytes, ((g * self.npix + p0) * 4) as u64)
+                    .map_err(|e| io("ramp_values", "read", e))?;
+                for (k, c) in self.bytes.chunks_exact(4).enumerate() {
+                    vals[k * ng + g] = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+        }
+        if let Some(gdq) = gdq {
+            debug_assert_eq!(gdq.len(), n * ng);
+            self.bytes.resize(n, 0);
+            for g in 0..ng {
+                self.gdq
+                    .read_exact_at(&mut self.bytes, (g * self.npix + p0) as u64)
+                    .map_err(|e| io("ramp_groupdq", "read", e))?;
+                for (k, &q) in self.bytes.iter().enumerate() {
+                    gdq[k * ng + g] = q;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Store the jump decisions (flags and marks, pixel-major) of pixels `p0..`.
+    pub fn put_decided(&mut self, p0: usize, gdq: &[u8], marks: &[u8]) -> Result<()> {
+        let ng = self.ngroups;
+        let off = (p0 * ng) as u64;
+        let half = (self.npix * ng) as u64;
+        self.decided
+            .write_all_at(gdq, off)
+            .map_err(|e| io("jump_decisions", "write", e))?;
+        self.decided
+            .write_all_at(marks, half + off)
+            .map_err(|e| io("jump_decisions", "write", e))?;
+        Ok(())
+    }
+
+    /// The decisions stored by [`FrameStore::put_decided`] for pixels `p0..p0+len/ngroups`.
+    pub fn get_decided(&mut self, p0: usize, gdq: &mut [u8], marks: &mut [u8]) -> Result<()> {
+        let ng = self.ngroups;
+        let half = (self.npix * ng) as u64;
+        self.decided
+            .read_exact_at(gdq, (p0 * ng) as u64)
+            .map_err(|e| io("jump_decisions", "read", e))?;
+        self.decided
+            .read_exact_at(marks, half + (p0 * ng) as u64)
+            .map_err(|e| io("jump_decisions", "read", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_array_keeps_values_after_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = MappedArray::<u32>::create(dir.path(), "a", 100_000).unwrap();
+        for (i, v) in a.slice_mut(0..100_000).iter_mut().enumerate() {
+            *v = i as u32 * 3;
+        }
+        a.release(0..100_000);
+        assert!(a
+            .slice_mut(10..20)
+            .iter()
+            .enumerate()
+            .all(|(k, &v)| v == (k as u32 + 10) * 3));
+        let mut e = MappedArray::<f32>::create(dir.path(), "e", 0).unwrap();
+        assert!(e.slice_mut(0..0).is_empty());
+        e.release(0..0);
+    }
+
+    #[test]
+    fn frame_store_transposes_groups_to_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let (npix, ng) = (10, 3);
+        let mut s = FrameStore::create(dir.path(), npix, ng).unwrap();
+        for g in 0..ng {
+            let v: Vec<f32> = (0..npix).map(|p| (p * 10 + g) as f32).collect();
+            let q: Vec<u8> = (0..npix).map(|p| (p + g) as u8).collect();
+            s.put_group(g, &v, &q).unwrap();
+        }
+        let mut v = vec![0f32; 4 * ng];
+        let mut q = vec![0u8; 4 * ng];
+        s.get_band(5, 4, Some(&mut v), Some(&mut q)).unwrap();
+        assert_eq!(v[0..3], [50.0, 51.0, 52.0]);
+        assert_eq!(q[3..6], [6, 7, 8]);
+        let marks: Vec<u8> = (0..npix * ng).map(|k| k as u8).collect();
+        let flags: Vec<u8> = (0..npix * ng).map(|k| 200 - k as u8).collect();
+        s.put_decided(0, &flags, &marks).unwrap();
+        let (mut f2, mut m2) = (vec![0u8; 6], vec![0u8; 6]);
+        s.get_decided(2, &mut f2, &mut m2).unwrap();
+        assert_eq!(m2, marks[6..12]);
+        assert_eq!(f2, flags[6..12]);
+    }
+}
