@@ -418,7 +418,10 @@ impl DarkRef {
     /// cache and are read again on the next access): a streaming caller keeps memory flat.
     pub fn release_pages(&self) {
         // SAFETY: MADV_DONTNEED on a read-only file mapping only unmaps clean pages.
-        let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        let _ = unsafe {
+            self.map
+                .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+        };
     }
 
     /// Convenience: the dark for `group`, rows `y0..y0+rows`, as a new array.
