@@ -328,8 +328,16 @@ impl MappedImage {
             return;
         }
         let row = self.nx() * self.sample.size();
-        let start = (plane * self.ny() + y0) * row;
-        let len = (y1 - y0) * row;
+        // The kernel's fault-around maps a whole aligned window (64 KiB by default) around each
+        // faulting page, and FITS data units are not page-aligned, so reading the last rows of
+        // a plane also maps the first rows of the next plane (and the first rows map the end of
+        // the previous one). Those pages would stay resident — one window per plane, a resident
+        // set growing with NINTS — unless released too, so the range is widened by a margin
+        // that crosses plane boundaries (clamped to the data unit). Releasing a neighbour's
+        // pages early is harmless: they are faulted back in if read.
+        let start = ((plane * self.ny() + y0) * row).saturating_sub(RELEASE_MARGIN);
+        let end = ((plane * self.ny() + y1) * row + RELEASE_MARGIN).min(self.map.len());
+        let len = end - start;
         // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops resident pages;
         // the next access re-reads the same bytes from the file (we never write through this
         // map and never hand out references that outlive `&self` borrows, and the bytes are
@@ -441,6 +449,11 @@ fn open_file(path: &Path) -> Result<(Arc<File>, u64)> {
     let len = file.metadata().map_err(|e| FramesError::io(path, e))?.len();
     Ok((Arc::new(file), len))
 }
+
+/// Bytes released beyond each side of a released row range (see [`MappedImage::release_rows`]):
+/// twice the kernel's default fault-around window, which also covers a window straddling the
+/// range's unaligned ends.
+const RELEASE_MARGIN: usize = 128 << 10;
 
 const CUBE_KEYS: &str = "SUBSIZE1, SUBSIZE2, NGROUPS, INTEND-INTSTART+1";
 const FRAME_KEYS: &str = "SUBSIZE1, SUBSIZE2";
