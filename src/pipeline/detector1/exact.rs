@@ -567,7 +567,12 @@ pub fn process_tile(
     let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
     let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
     let release_margin = (128 << 10) / (2 * nx) + 1;
-    let chunk = rayon::current_num_threads().clamp(1, nints);
+    // Integrations read per round: at least one per thread, and up to 8 when NINTS is large,
+    // so the transpose writes longer contiguous runs per pixel (fewer partial cache lines, fewer
+    // passes over the region; 70 ints, one thread: 1.3 s less CPU of ~25 s); the plane-major
+    // scratch stays near 1/8 of the region or less.
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = (nints / 8).clamp(threads, 8.max(threads)).min(nints);
     let mut t_transpose = std::time::Duration::ZERO;
     let tap_geo = TapGeometry::of(&t, ngroups);
     let mut taps = Taps::new(&params.taps, &tap_geo, nints);
