@@ -115,6 +115,47 @@ fn snowball() {
     );
 }
 
+/// ramp_fit with suppress_one_group=false (fixtures/parity/add_zeroframe.py, BRIGHT2 so the
+/// 0th-group time (NFRAMES+1)·TFRAME/2 differs from TFRAME): ramps saturated from group 1 (slope
+/// x0/t1), from group 0 with a usable ZEROFRAME value (group 0 replaced, slope z/TFRAME), and
+/// with a ZEROFRAME value zeroed by saturation or 0 in the raw file (NaN). The ZEROFRAME goes
+/// through saturation (grown to the neighbours: tiles read the margin), superbias, 1-amplifier
+/// refpix and linearity, and is written to the _ramp product as the official one.
+#[test]
+fn zeroframe_nosuppress() {
+    let off = "--steps.ramp_fit.suppress_one_group=false";
+    run_case("zeroframe_nosuppress", &[off]);
+    run_case(
+        "zeroframe_nosuppress",
+        &[off, "--tile", "3x5", "--threads", "1"],
+    );
+    run_case(
+        "zeroframe_nosuppress",
+        &[off, "--tile", "1x1", "--threads", "2"],
+    );
+}
+
+/// suppress_one_group=false without a ZEROFRAME: only the 0th-group special case.
+#[test]
+fn nosuppress() {
+    run_case("nosuppress", &["--steps.ramp_fit.suppress_one_group=false"]);
+}
+
+/// A ZEROFRAME on a 4-amplifier subarray with the default suppress_one_group=true: the fit
+/// ignores it, the _ramp product carries it after 4-amplifier refpix with side pixels.
+#[test]
+fn zeroframe_amp4() {
+    run_case("zeroframe_amp4", &[]);
+    run_case("zeroframe_amp4", &["--tile", "4x300", "--threads", "2"]);
+}
+
+/// The same products with suppress_one_group=true differ: the fixture's special cases are real.
+#[test]
+#[should_panic(expected = "values differ")]
+fn zeroframe_nosuppress_needs_the_parameter() {
+    run_case("zeroframe_nosuppress", &[]);
+}
+
 /// The ipc step with the kernel given as the official run got it (ORACLE_IPC=1:
 /// `--steps.ipc.override_ipc=<refs>/ref_ipc.fits`); `--refs` alone never picks ref_ipc.fits up
 /// (CRDS selects N/A for ipc). The reference border and frame edges see zeros, so tiles must

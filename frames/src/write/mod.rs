@@ -22,5 +22,5 @@ pub use crate::refs::cfits::KeyValue;
 pub use cal::{CalBand, CalWriter, CalintsWriter};
 pub use header::{official_comment, Card, ProductHeader, CAL_VER};
 pub use product::{resumable_temp_path, verify_checksums};
-pub use ramp::RampWriter;
+pub use ramp::{RampExtras, RampWriter};
 pub use rate::{RateBand, RateWriter, RateintsWriter};

@@ -10,19 +10,22 @@ use super::rate::{image, resumable_methods};
 use crate::Result;
 
 /// Streaming writer of a `_ramp.fits`: PRIMARY, SCI f32 (nints, ngroups, ny, nx), PIXELDQ u32
-/// (ny, nx), GROUPDQ u8 (nints, ngroups, ny, nx), AVDRKCUR f32 (ny, nx) when requested, GROUP
-/// and INT_TIMES copied from the input. No ERR (as the official RampModel).
+/// (ny, nx), GROUPDQ u8 (nints, ngroups, ny, nx), ZEROFRAME f32 (nints, ny, nx) and AVDRKCUR
+/// f32 (ny, nx) when requested, GROUP and INT_TIMES copied from the input. No ERR (as the
+/// official RampModel).
 pub struct RampWriter {
     file: ProductFile,
 }
 
-fn ramp_items(
-    nints: usize,
-    ngroups: usize,
-    ny: usize,
-    nx: usize,
-    with_avdrkcur: bool,
-) -> Vec<Item> {
+/// The optional HDUs of a ramp product.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RampExtras {
+    pub avdrkcur: bool,
+    /// The input had a ZEROFRAME (placed after GROUPDQ, as the official product does).
+    pub zeroframe: bool,
+}
+
+fn ramp_items(nints: usize, ngroups: usize, ny: usize, nx: usize, extras: RampExtras) -> Vec<Item> {
     let s4 = [nints, ngroups, ny, nx];
     let s2 = [ny, nx];
     let mut items = vec![
@@ -30,7 +33,16 @@ fn ramp_items(
         image("PIXELDQ", Dtype::U32, &s2, None, false),
         image("GROUPDQ", Dtype::U8, &s4, None, false),
     ];
-    if with_avdrkcur {
+    if extras.zeroframe {
+        items.push(image(
+            "ZEROFRAME",
+            Dtype::F32,
+            &[nints, ny, nx],
+            None,
+            false,
+        ));
+    }
+    if extras.avdrkcur {
         items.push(image("AVDRKCUR", Dtype::F32, &s2, None, false));
     }
     items.push(Item::CopyTable { name: "GROUP" });
@@ -48,7 +60,11 @@ impl RampWriter {
         nx: usize,
         with_avdrkcur: bool,
     ) -> Result<Self> {
-        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
+        let extras = RampExtras {
+            avdrkcur: with_avdrkcur,
+            zeroframe: false,
+        };
+        let items = ramp_items(nints, ngroups, ny, nx, extras);
         Ok(RampWriter {
             file: ProductFile::create(final_path, header, "RampModel", items)?,
         })
@@ -65,7 +81,11 @@ impl RampWriter {
         nx: usize,
         with_avdrkcur: bool,
     ) -> Result<Self> {
-        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
+        let extras = RampExtras {
+            avdrkcur: with_avdrkcur,
+            zeroframe: false,
+        };
+        let items = ramp_items(nints, ngroups, ny, nx, extras);
         Ok(RampWriter {
             file: ProductFile::create_resumable(final_path, header, "RampModel", items)?,
         })
@@ -80,13 +100,56 @@ impl RampWriter {
         nx: usize,
         with_avdrkcur: bool,
     ) -> Result<Self> {
-        let items = ramp_items(nints, ngroups, ny, nx, with_avdrkcur);
+        let extras = RampExtras {
+            avdrkcur: with_avdrkcur,
+            zeroframe: false,
+        };
+        let items = ramp_items(nints, ngroups, ny, nx, extras);
+        Ok(RampWriter {
+            file: ProductFile::reopen(final_path, "RampModel", items)?,
+        })
+    }
+
+    /// [`create`](Self::create) (or, `resumable`, [`create_resumable`](Self::create_resumable))
+    /// with any of the optional HDUs; `shape` is (nints, ngroups, ny, nx).
+    pub fn create_with(
+        final_path: &Path,
+        header: &ProductHeader,
+        shape: [usize; 4],
+        extras: RampExtras,
+        resumable: bool,
+    ) -> Result<Self> {
+        let [nints, ngroups, ny, nx] = shape;
+        let items = ramp_items(nints, ngroups, ny, nx, extras);
+        let file = if resumable {
+            ProductFile::create_resumable(final_path, header, "RampModel", items)?
+        } else {
+            ProductFile::create(final_path, header, "RampModel", items)?
+        };
+        Ok(RampWriter { file })
+    }
+
+    /// [`reopen`](Self::reopen) with any of the optional HDUs.
+    pub fn reopen_with(final_path: &Path, shape: [usize; 4], extras: RampExtras) -> Result<Self> {
+        let [nints, ngroups, ny, nx] = shape;
+        let items = ramp_items(nints, ngroups, ny, nx, extras);
         Ok(RampWriter {
             file: ProductFile::reopen(final_path, "RampModel", items)?,
         })
     }
 
     resumable_methods!();
+
+    /// A rectangle of the ZEROFRAME of integration `int` (only when created with it).
+    pub fn write_zeroframe_rect(
+        &mut self,
+        int: usize,
+        y0: usize,
+        x0: usize,
+        zeroframe: ArrayView2<f32>,
+    ) -> Result<()> {
+        self.file.write_rect("ZEROFRAME", &[int], y0, x0, zeroframe)
+    }
 
     /// Rows `y0 ..` of (integration, group): SCI and GROUPDQ.
     pub fn write_group_band(

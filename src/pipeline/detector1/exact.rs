@@ -67,6 +67,9 @@ pub struct BandProducts {
     pub pixeldq: Vec<u32>,
     /// The intermediate ramps asked for by [`EngineParams::taps`].
     pub taps: Taps,
+    /// The ZEROFRAME of the core pixels as the ramp fit saw it, pixel-major `[pixel][int]`
+    /// (None: the exposure has none).
+    pub zeroframe: Option<Vec<f32>>,
     /// Whether some core pixel has an integration whose group 0 is not SATURATED. The official
     /// ramp fit returns no product at all when no pixel of the whole frame has one.
     pub any_unsaturated_start: bool,
@@ -213,7 +216,17 @@ pub fn pass_a(
                     raw.release_band(i, g, 0, raw.ny());
                     c
                 })
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
+            // The ZEROFRAME's summaries follow the groups' (spec §8b.4).
+            let mut corrections = corrections;
+            if super::zeroframe::usage(raw) == Some(super::zeroframe::ZeroFrameUse::Corrected) {
+                corrections.extend(super::zeroframe::refpix_summaries(
+                    raw,
+                    prep,
+                    params.saturation,
+                    &plan,
+                )?);
+            }
             Some((plan, corrections))
         }
         _ => None,
@@ -797,6 +810,7 @@ pub fn process_tile(
             ramp: None,
             pixeldq: Vec::new(),
             taps,
+            zeroframe: None,
             any_unsaturated_start: false,
         };
         return Ok((products, primary, plane_all));
@@ -815,6 +829,19 @@ pub fn process_tile(
     let core_dq = rect(&pixeldq, jw, core_rows.clone(), core_cols.clone(), 1);
     let pv: &[f32] = pv;
     let pq: &[u8] = pq;
+    // The fit reads the ZEROFRAME only without suppress_one_group; the ramp product carries it.
+    let zeroframe = match super::zeroframe::usage(raw) {
+        Some(usage) if want_ramp || !fit.suppress_one_group => Some(super::zeroframe::tile_values(
+            raw,
+            prep,
+            params.saturation,
+            pass_a.refpix.as_ref(),
+            usage,
+            &t,
+        )?),
+        _ => None,
+    };
+    let zf = zeroframe.as_deref();
     rate.par_chunks_mut(cols)
         .zip(ints_pm.par_chunks_mut(cols * nints))
         .enumerate()
@@ -835,7 +862,7 @@ pub fn process_tile(
                         &consts,
                         &pv[jp * gpp..(jp + 1) * gpp],
                         &pq[jp * gpp..(jp + 1) * gpp],
-                        None,
+                        zf.map(|z| &z[p * nints..(p + 1) * nints]),
                         scratch,
                         &mut ints_row[x * nints..(x + 1) * nints],
                         &mut rate_row[x],
@@ -874,6 +901,7 @@ pub fn process_tile(
             ramp,
             pixeldq: core_dq,
             taps,
+            zeroframe,
             any_unsaturated_start,
         },
         primary,

@@ -8,6 +8,7 @@ pub mod settings;
 pub mod snowballs;
 pub mod step_saves;
 pub mod taps;
+pub mod zeroframe;
 
 use crate::steps::jump::{self, JumpMode, JumpSetup};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues};
@@ -16,7 +17,7 @@ use checkpoint::{Checkpoint, Progress};
 use exact::{EngineParams, PassA, TileRect};
 use frames::raw::RawExposure;
 use frames::write::{
-    Card, KeyValue, ProductHeader, RampWriter, RateBand, RateWriter, RateintsWriter,
+    Card, KeyValue, ProductHeader, RampExtras, RampWriter, RateBand, RateWriter, RateintsWriter,
 };
 use ndarray::ArrayView2;
 use prepare::Prepared;
@@ -178,6 +179,16 @@ fn write_band(
             .flat_map(|y| avdrkcur[y * nx + x0..y * nx + x0 + cols].iter().copied())
             .collect();
         w.write_avdrkcur_rect(y0, x0, view2(dc.as_slice()))?;
+        if let Some(z) = &products.zeroframe {
+            let mut plane = vec![0f32; ncore];
+            for i in 0..nints {
+                for (p, v) in plane.iter_mut().enumerate() {
+                    *v = z[p * nints + i];
+                }
+                let view = ArrayView2::from_shape((rows, cols), plane.as_slice()).expect("tile");
+                w.write_zeroframe_rect(i, y0, x0, view)?;
+            }
+        }
     }
     Ok(())
 }
@@ -261,12 +272,6 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let raw = RawExposure::open(&s.input)?;
     let meta = raw.meta().clone();
     let (nints, ngroups, ny, nx) = (raw.nints(), raw.ngroups(), raw.ny(), raw.nx());
-    if meta.zero_frame && !s.ramp_fit.suppress_one_group {
-        anyhow::bail!(
-            "{}: ZEROFRAME with suppress_one_group=false is not supported yet",
-            s.input.display()
-        );
-    }
     // --resume: the checkpoint of an earlier run, refused before any work when it does not match.
     let checkpoint_path = checkpoint::path_for(&s.products.rate)?;
     let identity = if s.resume {
@@ -433,12 +438,19 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let rateints_path = s.products.rateints.clone();
     let ramp_path = s.products.ramp.clone();
     let want_ramp = s.save_calibrated_ramp;
+    let ramp_extras = RampExtras {
+        avdrkcur: true,
+        zeroframe: raw.has_zeroframe(),
+    };
     let writers = match &resumed {
         None if !s.resume => Writers {
             rate: RateWriter::create(&rate_path, &final_header, ny, nx)?,
             ints: RateintsWriter::create(&rateints_path, &final_header, nints, ny, nx)?,
             ramp: want_ramp
-                .then(|| RampWriter::create(&ramp_path, &ramp_header, nints, ngroups, ny, nx, true))
+                .then(|| {
+                    let shape = [nints, ngroups, ny, nx];
+                    RampWriter::create_with(&ramp_path, &ramp_header, shape, ramp_extras, false)
+                })
                 .transpose()?,
             steps: step_saves::StepWriters::create(
                 s,
@@ -458,15 +470,8 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
             ints: RateintsWriter::create_resumable(&rateints_path, &final_header, nints, ny, nx)?,
             ramp: want_ramp
                 .then(|| {
-                    RampWriter::create_resumable(
-                        &ramp_path,
-                        &ramp_header,
-                        nints,
-                        ngroups,
-                        ny,
-                        nx,
-                        true,
-                    )
+                    let shape = [nints, ngroups, ny, nx];
+                    RampWriter::create_with(&ramp_path, &ramp_header, shape, ramp_extras, true)
                 })
                 .transpose()?,
             steps: step_saves::StepWriters::default(),
@@ -477,7 +482,10 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     rate: RateWriter::reopen(&rate_path, ny, nx)?,
                     ints: RateintsWriter::reopen(&rateints_path, nints, ny, nx)?,
                     ramp: want_ramp
-                        .then(|| RampWriter::reopen(&ramp_path, nints, ngroups, ny, nx, true))
+                        .then(|| {
+                            let shape = [nints, ngroups, ny, nx];
+                            RampWriter::reopen_with(&ramp_path, shape, ramp_extras)
+                        })
                         .transpose()?,
                     steps: step_saves::StepWriters::default(),
                 };

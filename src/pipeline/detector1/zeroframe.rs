@@ -1,0 +1,183 @@
+//! The ZEROFRAME of an exposure (the first frame of every integration, `ZEROFRAME` HDU) through
+//! Stage 1, for the ramp fit's suppress_one_group=false special cases (spec §12.2) and the
+//! `_ramp` product.
+//!
+//! jwst 3.0.0 corrects it only when `ZEROFRAM = T` and then with four steps, a 0 meaning "bad"
+//! throughout: saturation (0 where the value is ≥ the threshold, grown by n_pix_grow_sat, or ≤ 0;
+//! spec §7), superbias (zeros kept; §8), refpix (run again on the ZEROFRAME as a one-group ramp,
+//! zeros kept; §8b.4) and linearity (zeros kept; §9). group_scale, ipc and dark_current leave it
+//! alone. The ramp fit reads the ZEROFRAME whenever the file has the HDU (`hasattr`), so with
+//! `ZEROFRAM = F` it sees the raw values.
+//!
+//! Streaming: the refpix summaries of every integration's ZEROFRAME are made in pass A (after
+//! the groups' ones, in the same vector); pass B recomputes the corrected values of a tile from
+//! the map — saturation growth needs the read margin around the tile, every other step is per
+//! pixel.
+
+use super::exact::TileRect;
+use super::prepare::Prepared;
+use crate::steps::refpix::{Frame, FrameRows, GroupCorrection, RefpixPlan};
+use crate::steps::saturation::{self, SaturationParams, SaturationScratch, Thresholds, Tile};
+use crate::steps::{linearity, superbias};
+use anyhow::Result;
+use frames::raw::RawExposure;
+use rayon::prelude::*;
+
+/// How an exposure's ZEROFRAME reaches the products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroFrameUse {
+    /// `ZEROFRAM = T` and the HDU is present: corrected by the four steps.
+    Corrected,
+    /// The HDU is present with `ZEROFRAM = F`: no step touches it, the fit reads it as is.
+    Raw,
+}
+
+/// Whether and how `raw`'s ZEROFRAME is used (None: the file has no ZEROFRAME HDU).
+pub fn usage(raw: &RawExposure) -> Option<ZeroFrameUse> {
+    if !raw.has_zeroframe() {
+        return None;
+    }
+    Some(if raw.meta().zero_frame {
+        ZeroFrameUse::Corrected
+    } else {
+        ZeroFrameUse::Raw
+    })
+}
+
+/// Saturation check of a ZEROFRAME area (`rows × cols` values starting at frame row `y0`,
+/// column `x0`): the reference threshold of the same area, flagged values zeroed.
+#[allow(clippy::too_many_arguments)]
+fn saturate(
+    prep: &Prepared,
+    sat: Option<SaturationParams>,
+    y0: usize,
+    x0: usize,
+    rows: usize,
+    cols: usize,
+    z: &mut [f32],
+    scratch: &mut SaturationScratch,
+) {
+    let (Some(s), Some(sp)) = (&prep.saturation, sat) else {
+        return;
+    };
+    let nx = prep.nx;
+    let mut threshold = Vec::with_capacity(rows * cols);
+    for y in y0..y0 + rows {
+        threshold.extend_from_slice(&s.threshold[y * nx + x0..y * nx + x0 + cols]);
+    }
+    let nosat = vec![false; rows * cols];
+    let thr = Thresholds {
+        threshold: &threshold,
+        nosat: &nosat,
+        bias: None,
+    };
+    let tile = Tile {
+        rows,
+        cols,
+        ngroups: 1,
+    };
+    saturation::flag_zeroframe(tile, z, &thr, &sp, scratch);
+}
+
+/// Superbias of a rectangle of whole-frame rows/columns.
+fn subtract_bias(prep: &Prepared, y0: usize, x0: usize, cols: usize, z: &mut [f32]) {
+    if let Some(b) = &prep.superbias {
+        let nx = prep.nx;
+        for (r, row) in z.chunks_exact_mut(cols).enumerate() {
+            let y = y0 + r;
+            superbias::subtract_zeroframe(row, &b[y * nx + x0..y * nx + x0 + cols]);
+        }
+    }
+}
+
+/// Pass A: the refpix summary of every integration's ZEROFRAME (saturation and superbias
+/// applied), in integration order. Each integration's whole frame is held while it is
+/// summarised (one frame per thread).
+pub fn refpix_summaries(
+    raw: &RawExposure,
+    prep: &Prepared,
+    sat: Option<SaturationParams>,
+    plan: &RefpixPlan,
+) -> Result<Vec<GroupCorrection>> {
+    let (ny, nx) = (raw.ny(), raw.nx());
+    (0..raw.nints())
+        .into_par_iter()
+        .map(|i| -> Result<GroupCorrection> {
+            let mut z = vec![0f32; ny * nx];
+            raw.read_zeroframe_band_f32(i, 0, ny, &mut z)?;
+            saturate(
+                prep,
+                sat,
+                0,
+                0,
+                ny,
+                nx,
+                &mut z,
+                &mut SaturationScratch::default(),
+            );
+            subtract_bias(prep, 0, 0, nx, &mut z);
+            let mut rows = FrameRows {
+                data: &z,
+                ncols: nx,
+            };
+            Ok(plan.summarize(Frame::ZeroFrame { integration: i }, &mut rows)?)
+        })
+        .collect()
+}
+
+/// Pass B: the ZEROFRAME values of the tile's core pixels as the ramp fit sees them,
+/// pixel-major (`[pixel][integration]`, row-major over the core). `refpix` is the plan with its
+/// corrections when refpix runs: the ZEROFRAME ones follow the NINTS·NGROUPS group ones.
+pub fn tile_values(
+    raw: &RawExposure,
+    prep: &Prepared,
+    sat: Option<SaturationParams>,
+    refpix: Option<&(RefpixPlan, Vec<GroupCorrection>)>,
+    usage: ZeroFrameUse,
+    t: &TileRect,
+) -> Result<Vec<f32>> {
+    let (nints, ngroups, nx) = (raw.nints(), raw.ngroups(), raw.nx());
+    let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
+    let ncore = rows * cols;
+    let (rrows, rw) = (t.r1 - t.r0, t.rx1 - t.rx0);
+    let coeffs: Option<Vec<f32>> = prep.linearity.as_ref().map(|l| {
+        let n = l.ncoeff;
+        let mut c = Vec::with_capacity(ncore * n);
+        for y in t.y0..t.y1 {
+            c.extend_from_slice(&l.coeffs[(y * nx + t.x0) * n..(y * nx + t.x1) * n]);
+        }
+        c
+    });
+    let mut out = vec![0f32; ncore * nints];
+    let mut band = vec![0f32; rrows * nx];
+    let mut area = vec![0f32; rrows * rw];
+    let mut core = vec![0f32; ncore];
+    let mut scratch = SaturationScratch::default();
+    for i in 0..nints {
+        raw.read_zeroframe_band_f32(i, t.r0, t.r1, &mut band)?;
+        for (a, b) in area.chunks_exact_mut(rw).zip(band.chunks_exact(nx)) {
+            a.copy_from_slice(&b[t.rx0..t.rx1]);
+        }
+        if usage == ZeroFrameUse::Corrected {
+            // Saturation growth reaches the read margin around the core; the rest is per pixel.
+            saturate(prep, sat, t.r0, t.rx0, rrows, rw, &mut area, &mut scratch);
+        }
+        for (r, c) in core.chunks_exact_mut(cols).enumerate() {
+            let src = (t.y0 - t.r0 + r) * rw + (t.x0 - t.rx0);
+            c.copy_from_slice(&area[src..src + cols]);
+        }
+        if usage == ZeroFrameUse::Corrected {
+            subtract_bias(prep, t.y0, t.x0, cols, &mut core);
+            if let Some((plan, corr)) = refpix {
+                plan.apply_rect(&corr[nints * ngroups + i], t.y0, t.x0, cols, &mut core);
+            }
+            if let (Some(c), Some(l)) = (&coeffs, &prep.linearity) {
+                linearity::correct_zeroframe(&mut core, c, l.ncoeff);
+            }
+        }
+        for (p, &v) in core.iter().enumerate() {
+            out[p * nints + i] = v;
+        }
+    }
+    Ok(out)
+}
