@@ -156,6 +156,39 @@ fn zeroframe_nosuppress_needs_the_parameter() {
     run_case("zeroframe_nosuppress", &[]);
 }
 
+/// The online driver does not pass the ZEROFRAME to its fit: with suppress_one_group=false on
+/// an exposure that has one it refuses clearly (the exact driver handles it), leaving nothing.
+#[test]
+fn zeroframe_without_suppression_is_refused_online() {
+    let fixture = repo().join("fixtures/parity/zeroframe_nosuppress");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture, &input);
+    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+        .arg("detector1")
+        .arg(&uncal)
+        .arg("--refs")
+        .arg(&input)
+        .arg(format!("--output_dir={}", out.display()))
+        .args([
+            "--mode=online",
+            "--steps.ramp_fit.suppress_one_group=false",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ZEROFRAME") && err.contains("suppress_one_group"),
+        "{err}"
+    );
+    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no product may be left behind");
+}
+
 /// The ipc step with the kernel given as the official run got it (ORACLE_IPC=1:
 /// `--steps.ipc.override_ipc=<refs>/ref_ipc.fits`); `--refs` alone never picks ref_ipc.fits up
 /// (CRDS selects N/A for ipc). The reference border and frame edges see zeros, so tiles must
