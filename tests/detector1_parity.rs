@@ -356,3 +356,55 @@ fn snowballs_are_refused_online() {
     let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
     assert_eq!(left, 0, "no product may be left behind");
 }
+
+/// Read-level linearity (spec §9): INV_COEFFS (fixtures/parity/inv_linearity.py: a fitted
+/// inverse polynomial, with NaN and zero-linear-term inverse pixels) on a BRIGHT2 exposure
+/// (NFRAMES = 2) whose pixels saturate from every group on, so the nu = max(#unsaturated − 1, 2)
+/// rule picks every possible k-th group; and MEDIUM8 (NFRAMES = 8, GROUPGAP = 2, which the read
+/// pattern ignores). The linearity step's own result is compared too; tiles and threads must
+/// not change a bit.
+#[test]
+fn linearity_reads() {
+    let save = "--steps.linearity.save_results=true";
+    run_case("linearity_reads", &[save]);
+    run_case(
+        "linearity_reads",
+        &[save, "--tile", "5x7", "--threads", "1"],
+    );
+    run_case("linearity_reads_medium8", &[save]);
+    run_case(
+        "linearity_reads_medium8",
+        &[save, "--tile", "3x4", "--threads", "2"],
+    );
+}
+
+/// The online driver corrects group by group and cannot apply the read-level linearity
+/// correction (it needs the k-th group near the end of each ramp): a clear refusal, no product.
+#[test]
+fn linearity_reads_refused_online() {
+    let fixture = repo().join("fixtures/parity/linearity_reads");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&fixture, &input);
+    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+        .arg("detector1")
+        .arg(&uncal)
+        .arg("--refs")
+        .arg(&input)
+        .arg(format!("--output_dir={}", out.display()))
+        .args(["--mode=online", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ref_linearity.fits")
+            && err.contains("INV_COEFFS")
+            && err.contains("--mode=exact"),
+        "{err}"
+    );
+    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no product may be left behind");
+}

@@ -167,19 +167,19 @@ pub fn correct_ramp_reads(
     let rate = (last - first) as f64 / (rp.mean(k) - m0);
     let n = rp.nframes;
     reads.resize(n, 0.0);
-    for g in 0..ngroups {
-        if sat(g) {
+    for (g, (xg, &qg)) in x.iter_mut().zip(q).enumerate() {
+        if qg & dq::G_SATURATED != 0 {
             continue;
         }
         for (j, u) in reads.iter_mut().enumerate() {
             let linear = first as f64 + rate * (rp.read(g, j) - m0);
             *u = polynomial_f64(linear, inv);
         }
-        let offset = x[g] as f64 - sum_in_order(reads) / n as f64;
+        let offset = *xg as f64 - sum_in_order(reads) / n as f64;
         for u in reads.iter_mut() {
             *u = polynomial_f64(*u + offset, lin);
         }
-        x[g] = (sum_in_order(reads) / n as f64) as f32;
+        *xg = (sum_in_order(reads) / n as f64) as f32;
     }
 }
 
@@ -324,24 +324,61 @@ mod tests {
         let lin = [0.5f32, 1.0012, 3.1e-6, 1.05e-11, 0.9e-16];
         let inv = [-0.4f32, 0.99880, -2.9e-6, 1.2e-11];
         #[rustfmt::skip]
-        let cases: [(usize, usize, &[Option<usize>], &[[u32; 6]]); 2] = [
-            (6, 2, &[None, Some(5), Some(3), Some(2), Some(1), Some(0), None], &[
-                [0x447e28e7, 0x46008d33, 0x467670e1, 0x46b9038b, 0x46f9ef27, 0x471f2684],
-                [0x447e4f4d, 0x46060c4f, 0x4680fa2a, 0x46c21527, 0x47035532, 0x47133720],
-                [0x447e49d8, 0x460b8bd6, 0x4686c140, 0x46bb8e80, 0x46f77e80, 0x4719b8c0],
-                [0x447e905e, 0x461112ef, 0x4684d600, 0x46c35d40, 0x4700f3c0, 0x47203a60],
-                [0x447e9d2c, 0x4611d800, 0x468a0a80, 0x46cb2c00, 0x47062840, 0x4726bc00],
-                [0x447a1000, 0x46170c80, 0x468f3f00, 0x46d2fac0, 0x470b5cc0, 0x472d3da0],
-                [0x44802b0d, 0x4621c8dc, 0x469e30d5, 0x46f071ff, 0x47242750, 0x4753450a],
-            ]),
-            (6, 8, &[None, Some(5), Some(3), Some(2), Some(1), Some(0)], &[
-                [0x447f109c, 0x46009b8e, 0x46767f50, 0x46b90ae5, 0x46f9f6b9, 0x471f2a74],
-                [0x447f4306, 0x46061b6f, 0x468101cb, 0x46c21cf2, 0x4703593a, 0x47133720],
-                [0x447f3bdc, 0x460b9aec, 0x4686c8e5, 0x46bb8e80, 0x46f77e80, 0x4719b8c0],
-                [0x447f9876, 0x46112365, 0x4684d600, 0x46c35d40, 0x4700f3c0, 0x47203a60],
-                [0x447fa946, 0x4611d800, 0x468a0a80, 0x46cb2c00, 0x47062840, 0x4726bc00],
-                [0x447a1000, 0x46170c80, 0x468f3f00, 0x46d2fac0, 0x470b5cc0, 0x472d3da0],
-            ]),
+        type Case<'a> = (usize, usize, &'a [Option<usize>], &'a [[u32; 6]]);
+        let cases: [Case; 2] = [
+            (
+                6,
+                2,
+                &[None, Some(5), Some(3), Some(2), Some(1), Some(0), None],
+                &[
+                    [
+                        0x447e28e7, 0x46008d33, 0x467670e1, 0x46b9038b, 0x46f9ef27, 0x471f2684,
+                    ],
+                    [
+                        0x447e4f4d, 0x46060c4f, 0x4680fa2a, 0x46c21527, 0x47035532, 0x47133720,
+                    ],
+                    [
+                        0x447e49d8, 0x460b8bd6, 0x4686c140, 0x46bb8e80, 0x46f77e80, 0x4719b8c0,
+                    ],
+                    [
+                        0x447e905e, 0x461112ef, 0x4684d600, 0x46c35d40, 0x4700f3c0, 0x47203a60,
+                    ],
+                    [
+                        0x447e9d2c, 0x4611d800, 0x468a0a80, 0x46cb2c00, 0x47062840, 0x4726bc00,
+                    ],
+                    [
+                        0x447a1000, 0x46170c80, 0x468f3f00, 0x46d2fac0, 0x470b5cc0, 0x472d3da0,
+                    ],
+                    [
+                        0x44802b0d, 0x4621c8dc, 0x469e30d5, 0x46f071ff, 0x47242750, 0x4753450a,
+                    ],
+                ],
+            ),
+            (
+                6,
+                8,
+                &[None, Some(5), Some(3), Some(2), Some(1), Some(0)],
+                &[
+                    [
+                        0x447f109c, 0x46009b8e, 0x46767f50, 0x46b90ae5, 0x46f9f6b9, 0x471f2a74,
+                    ],
+                    [
+                        0x447f4306, 0x46061b6f, 0x468101cb, 0x46c21cf2, 0x4703593a, 0x47133720,
+                    ],
+                    [
+                        0x447f3bdc, 0x460b9aec, 0x4686c8e5, 0x46bb8e80, 0x46f77e80, 0x4719b8c0,
+                    ],
+                    [
+                        0x447f9876, 0x46112365, 0x4684d600, 0x46c35d40, 0x4700f3c0, 0x47203a60,
+                    ],
+                    [
+                        0x447fa946, 0x4611d800, 0x468a0a80, 0x46cb2c00, 0x47062840, 0x4726bc00,
+                    ],
+                    [
+                        0x447a1000, 0x46170c80, 0x468f3f00, 0x46d2fac0, 0x470b5cc0, 0x472d3da0,
+                    ],
+                ],
+            ),
         ];
         for (ngroups, nframes, sat_from, want) in cases {
             let npix = sat_from.len();

@@ -17,7 +17,7 @@
 
 use super::prepare::Prepared;
 use super::snowballs::SnowStage;
-use super::taps::{FlagTap, TapGeometry, TapRequest, Taps, ValueTap};
+use super::taps::{FlagTap, TapGeometry, TapInt, TapRequest, Taps, ValueTap};
 use crate::steps::ipc::{IpcScratch, Rect as IpcRect};
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
@@ -542,12 +542,31 @@ pub fn process_tile(
         .superbias
         .as_ref()
         .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
-    let coeffs = prep.linearity.as_ref().map(|l| {
-        let pixel_major = rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff);
-        (
-            linearity::transpose_coeffs(&pixel_major, l.ncoeff),
+    let coeffs = prep
+        .linearity
+        .as_ref()
+        .filter(|l| l.inv_coeffs.is_none())
+        .map(|l| {
+            let pixel_major = rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff);
+            (
+                linearity::transpose_coeffs(&pixel_major, l.ncoeff),
+                l.ncoeff,
+            )
+        });
+    // Read-level linearity (INV_COEFFS, NFRAMES > 1): pixel-major COEFFS and INV_COEFFS of the
+    // read region, applied to each integration's whole ramp once refpix is done.
+    let read_level = prep.linearity.as_ref().and_then(|l| {
+        let inv = l.inv_coeffs.as_ref()?;
+        let ninv = inv.len() / (l.ny * l.nx);
+        Some((
+            rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff),
             l.ncoeff,
-        )
+            rect(inv, nx, rr.clone(), rc.clone(), ninv),
+            ninv,
+            linearity::ReadPattern {
+                nframes: raw.meta().nframes,
+            },
+        ))
     });
     // The dark of the read rows, full width, is shared by every column tile of the same rows:
     // keep it from one tile to the next.
@@ -648,6 +667,16 @@ pub fn process_tile(
                     );
                 }
                 let mut ipc_scratch = IpcScratch::default();
+                // After linearity: its tap, dark_current, dark's tap.
+                let finish = |g: usize, plane: &mut [f32], tap: &mut TapInt<'_>| {
+                    tap.values(ValueTap::Linearity, g, plane);
+                    if let Some(d) = &dark_rows {
+                        for (x, &dv) in plane.iter_mut().zip(&d[g]) {
+                            *x = ((*x as f64) - dv) as f32;
+                        }
+                    }
+                    tap.values(ValueTap::Dark, g, plane);
+                };
                 for g in 0..ngroups {
                     let plane = &mut v[g * np..(g + 1) * np];
                     let flags = &q[g * np..(g + 1) * np];
@@ -669,13 +698,17 @@ pub fn process_tile(
                     if let Some((c, n)) = &coeffs {
                         linearity::correct_plane_planar(plane, flags, c, *n);
                     }
-                    tap.values(ValueTap::Linearity, g, plane);
-                    if let Some(d) = &dark_rows {
-                        for (x, &dv) in plane.iter_mut().zip(&d[g]) {
-                            *x = ((*x as f64) - dv) as f32;
-                        }
+                    if read_level.is_none() {
+                        finish(g, plane, tap);
                     }
-                    tap.values(ValueTap::Dark, g, plane);
+                }
+                if let Some((lin, nlin, inv, ninv, rp)) = &read_level {
+                    linearity::correct_integration_reads(
+                        v, q, ngroups, lin, *nlin, inv, *ninv, *rp,
+                    );
+                    for g in 0..ngroups {
+                        finish(g, &mut v[g * np..(g + 1) * np], tap);
+                    }
                 }
                 Ok(())
             })?;

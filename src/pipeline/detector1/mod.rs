@@ -284,7 +284,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         None => None,
     };
     let t0 = Instant::now();
-    let mut prep = Prepared::load(s, &meta)?;
+    let mut prep = Prepared::load_exact(s, &meta)?;
     times.add("references", t0.elapsed());
     for (key, name) in &prep.ref_files {
         if name != "N/A" {

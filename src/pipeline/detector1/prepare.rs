@@ -101,6 +101,9 @@ impl Prepared {
         }
         if let Some(l) = &self.linearity {
             per_pixel += 4 * l.ncoeff as u64;
+            if let Some(inv) = &l.inv_coeffs {
+                per_pixel += 4 * (inv.len() / (self.ny * self.nx).max(1)) as u64;
+            }
         }
         if let Some(d) = &self.dark {
             per_pixel += 4 * d.total_planes() as u64;
@@ -109,7 +112,23 @@ impl Prepared {
         n * per_pixel + self.ipc.as_ref().map_or(0, Ipc::resident_bytes)
     }
 
+    /// Prepare for a driver without the read-level linearity correction (the online driver):
+    /// a LINEARITY reference with INV_COEFFS on an exposure with NFRAMES > 1 is refused.
     pub fn load(s: &Detector1Settings, meta: &ExposureMeta) -> Result<Prepared> {
+        Self::load_with(s, meta, false)
+    }
+
+    /// Prepare for the exact driver, which applies the read-level linearity correction
+    /// (INV_COEFFS with NFRAMES > 1) to each integration's whole ramp.
+    pub fn load_exact(s: &Detector1Settings, meta: &ExposureMeta) -> Result<Prepared> {
+        Self::load_with(s, meta, true)
+    }
+
+    fn load_with(
+        s: &Detector1Settings,
+        meta: &ExposureMeta,
+        read_level_linearity: bool,
+    ) -> Result<Prepared> {
         let (ny, nx) = (meta.subsize2, meta.subsize1);
         let npix = ny * nx;
         let mut cal_steps: Vec<(String, String)> = Vec::new();
@@ -201,10 +220,18 @@ impl Prepared {
         let linearity = match &s.linearity {
             Some(p) => {
                 let prep = LinearityRef::load(p, meta)?.prepare(meta);
-                if prep.inv_coeffs.is_some() {
+                if prep.inv_coeffs.is_some() && !read_level_linearity {
                     bail!(
-                        "{}: INV_COEFFS with NFRAMES > 1 selects the read-level linearity correction, which sloper does not implement yet",
+                        "{}: INV_COEFFS with NFRAMES > 1 selects the read-level linearity correction, which needs each integration's whole ramp: it is implemented by --mode=exact only",
                         p.display()
+                    );
+                }
+                if prep.inv_coeffs.is_some() && meta.ngroups < 2 {
+                    // stcal indexes the second group of every ramp (IndexError on one group).
+                    bail!(
+                        "{}: INV_COEFFS with NFRAMES > 1 selects the read-level linearity correction, which needs at least 2 groups per integration (NGROUPS = {}); the official step fails on this input too",
+                        p.display(),
+                        meta.ngroups
                     );
                 }
                 or_into(&mut pixeldq, &prep.pixeldq);
