@@ -276,3 +276,205 @@ fn agreement_with_the_official_jump_flags() {
         "agreement targets not met on every fixture (table above)"
     );
 }
+
+/// Online against the exact driver (bit-identical to the official pipeline) on a simulated
+/// exposure: returns the figures over all integrations and over the first integration alone.
+fn measure_simulated(sim: &[&str], extra: &[&str]) -> (Figures, Figures, [usize; 4]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sim");
+    let mut words: Vec<String> = Vec::new();
+    words.extend(sim.iter().map(|s| s.to_string()));
+    words.extend(["--outdir".to_string(), dir.display().to_string()]);
+    let sargs = sloper::simulate::SimulateArgs::from_words(words).unwrap();
+    sloper::simulate::simulate(&sargs).unwrap();
+    let uncal = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_uncal.fits"))
+        .unwrap();
+    let (ex, on) = (tmp.path().join("exact"), tmp.path().join("online"));
+    let args = |out: &Path, more: &[&str]| {
+        let mut a = vec![
+            uncal.display().to_string(),
+            "--refs".into(),
+            dir.display().to_string(),
+            format!("--output_dir={}", out.display()),
+            "--quiet".into(),
+        ];
+        a.extend(extra.iter().chain(more).map(|s| s.to_string()));
+        a
+    };
+    let settings = |a: Vec<String>| {
+        let cfg = parse_strun_args(DETECTOR1, &a, EXTRA_OPTIONS).unwrap();
+        Detector1Settings::from_config(&cfg).unwrap()
+    };
+    common::detector1(&args(&ex, &["--steps.jump.save_results=true"]));
+
+    let raw = Arc::new(frames::raw::RawExposure::open(&uncal).unwrap());
+    let shape = raw.shape();
+    let [nints, ngroups, ny, nx] = shape;
+    let npix = ny * nx;
+    let mut ours_gdq = vec![0u8; nints * ngroups * npix];
+    let mut sink = |p: &IntegrationPlane| {
+        let q = p.groupdq.as_ref().expect("groupdq kept");
+        for pix in 0..npix {
+            for g in 0..ngroups {
+                ours_gdq[(p.int * ngroups + g) * npix + pix] = q[pix * ngroups + g];
+            }
+        }
+        Ok(())
+    };
+    let mut options = OnlineOptions {
+        keep_groupdq: true,
+        ..OnlineOptions::default()
+    };
+    // ONLINE_RESERVOIR=N: reservoir size (differences per pixel) for experiments.
+    if let Some(n) = std::env::var("ONLINE_RESERVOIR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.reservoir_diffs = n;
+    }
+    let mut source = RawFileSource::new(raw.clone());
+    online::run_stream(
+        &settings(args(&on, &[])),
+        raw.meta(),
+        &mut source,
+        &mut sink,
+        options,
+    )
+    .unwrap();
+    let stem = uncal
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace("_uncal.fits", "");
+    let ex_gdq = images(&ex.join(format!("{stem}_jump.fits")));
+    let ex_gdq = bytes(get(&ex_gdq, "GROUPDQ"));
+    let (mut all, mut first) = (Figures::default(), Figures::default());
+    for (k, (&a, &b)) in ours_gdq.iter().zip(ex_gdq).enumerate() {
+        let (o, m) = (b & JUMP_DET != 0, a & JUMP_DET != 0);
+        let targets: &mut [&mut Figures] = if k < ngroups * npix {
+            &mut [&mut all, &mut first]
+        } else {
+            &mut [&mut all]
+        };
+        for f in targets.iter_mut() {
+            f.official += o as usize;
+            f.ours += m as usize;
+            f.both += (o && m) as usize;
+        }
+        all.other_bits_diff += (a & !JUMP_DET != b & !JUMP_DET) as usize;
+    }
+    for (product, is_rate) in [("rate", true), ("rateints", false)] {
+        let e = images(&ex.join(format!("{stem}_{product}.fits")));
+        let m = images(&on.join(format!("{stem}_{product}.fits")));
+        let (es, ee, ms) = (
+            floats(get(&e, "SCI")),
+            floats(get(&e, "ERR")),
+            floats(get(&m, "SCI")),
+        );
+        let ok = within(&ms, &es, &ee);
+        if is_rate {
+            all.rate_ok += ok;
+            all.rate_n += es.len();
+        } else {
+            all.ints_ok += ok;
+            all.ints_n += es.len();
+            first.ints_ok += within(&ms[..npix], &es[..npix], &ee[..npix]);
+            first.ints_n += npix;
+        }
+    }
+    (all, first, shape)
+}
+
+/// Simulated exposures of realistic length (20–50 integrations, cosmic rays): the online flags
+/// and rates against the exact driver's (prints a table; `--ignored --nocapture`).
+#[test]
+#[ignore = "measurement (a few minutes in a debug build); run with --ignored --nocapture"]
+fn agreement_on_simulated_exposures() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "sim 20x5 128x256",
+            &[
+                "--nints",
+                "20",
+                "--ngroups",
+                "5",
+                "--ny",
+                "128",
+                "--nx",
+                "256",
+                "--cr-rate",
+                "2e-3",
+                "--seed",
+                "11",
+            ],
+        ),
+        (
+            "sim 50x8 64x256",
+            &[
+                "--nints",
+                "50",
+                "--ngroups",
+                "8",
+                "--ny",
+                "64",
+                "--nx",
+                "256",
+                "--cr-rate",
+                "2e-3",
+                "--seed",
+                "12",
+            ],
+        ),
+        (
+            "sim 3x6 128x256",
+            &[
+                "--nints",
+                "3",
+                "--ngroups",
+                "6",
+                "--ny",
+                "128",
+                "--nx",
+                "256",
+                "--cr-rate",
+                "2e-3",
+                "--seed",
+                "13",
+            ],
+        ),
+    ];
+    println!(
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} | {:>8} {:>8} {:>9}",
+        "exposure",
+        "exact",
+        "online",
+        "recall",
+        "precis.",
+        "rate<0.1E",
+        "ints<0.1E",
+        "recall 0",
+        "prec. 0",
+        "int0<0.1E"
+    );
+    for (name, sim) in cases {
+        let (f, f0, _) = measure_simulated(sim, &[]);
+        println!(
+            "{:<18} {:>8} {:>8} {:>7.2}% {:>7.2}% {:>8.3}% {:>8.3}% | {:>7.2}% {:>7.2}% {:>8.3}%",
+            name,
+            f.official,
+            f.ours,
+            100.0 * f.recall(),
+            100.0 * f.precision(),
+            100.0 * f.rate(),
+            100.0 * f.ints(),
+            100.0 * f0.recall(),
+            100.0 * f0.precision(),
+            100.0 * f0.ints(),
+        );
+        assert_eq!(f.other_bits_diff, 0, "{name}: non-JUMP_DET flags differ");
+        assert!(f.official > 50, "{name}: the simulation has jumps");
+    }
+}

@@ -98,8 +98,9 @@ fn a_slow_sink_applies_back_pressure() {
     }
 }
 
-/// The producer stops in the middle of integration 1: the run fails with an error naming the
-/// truncation, the finished integration reached the sink, and no product (complete or
+/// The producer stops in the middle of integration 2: the run fails with an error naming the
+/// truncation, the finished integrations reached the sink (integration 0's decisions wait for
+/// integration 1, so both are handed out when integration 1 ends), and no product (complete or
 /// partial) nor scratch file is left in the output directory.
 #[test]
 fn a_producer_that_stops_mid_integration_is_a_clear_error() {
@@ -108,7 +109,7 @@ fn a_producer_that_stops_mid_integration_is_a_clear_error() {
     let raw = Arc::new(frames::raw::RawExposure::open(&uncal).unwrap());
     let geom = geometry_of(&raw);
     let (tx, mut src) = stream::live_feed(geom, 4);
-    let stop = geom.ngroups + 2;
+    let stop = 2 * geom.ngroups + 2;
     let producer = {
         let raw = raw.clone();
         std::thread::spawn(move || online::replay_frames(&raw, tx, None, Some(stop)))
@@ -130,7 +131,7 @@ fn a_producer_that_stops_mid_integration_is_a_clear_error() {
     .expect("a truncated stream must fail");
     assert_eq!(producer.join().unwrap().unwrap(), stop);
     let msg = format!("{err:#}");
-    assert!(msg.contains("stopped after 1 of 3 integrations"), "{msg}");
+    assert!(msg.contains("stopped after 2 of 3 integrations"), "{msg}");
     assert!(msg.contains("no product was written"), "{msg}");
     assert!(
         msg.contains(&format!(
@@ -139,7 +140,7 @@ fn a_producer_that_stops_mid_integration_is_a_clear_error() {
         )),
         "{msg}"
     );
-    assert_eq!(got, vec![0]);
+    assert_eq!(got, vec![0, 1]);
     assert_eq!(files_in(&out), Vec::<String>::new(), "nothing left behind");
 }
 

@@ -44,6 +44,9 @@ use stream::{Frame, FrameGeometry, Latency, StageTimes, StreamError};
 pub struct OnlineOptions {
     /// First differences per pixel the iterative/single-pass jump reservoir may hold.
     pub reservoir_diffs: usize,
+    /// Scratch-file bytes the jump reservoir may use in all (it lives on disk, touched one
+    /// block at a time): lowers the per-pixel bound for large frames.
+    pub reservoir_bytes: usize,
     /// Frames the context may queue before the caller must receive (back-pressure).
     pub queue_frames: usize,
     /// A group counts as a missed deadline when its processing ends more than this after its
@@ -52,6 +55,10 @@ pub struct OnlineOptions {
     /// Hand every integration's final GROUPDQ to the sink too (for diagnostics and the
     /// agreement measurements; costs NGROUPS bytes per pixel per plane).
     pub keep_groupdq: bool,
+    /// Decide the first integration's jumps when the second one has arrived, with both in the
+    /// pooled statistics (iterative and single-pass modes, NINTS >= 2): its rateints plane is
+    /// then handed out one integration late, together with the second one's.
+    pub delay_first: bool,
     /// Hand every integration's SCI / DQ / VAR_RNOISE planes to the sink (12 bytes per pixel
     /// while the plane is handed out); off when the sink ignores them
     /// ([`super::PlaneSink::wants_planes`]).
@@ -62,9 +69,11 @@ impl Default for OnlineOptions {
     fn default() -> Self {
         OnlineOptions {
             reservoir_diffs: super::jump::DEFAULT_RESERVOIR_DIFFS,
+            reservoir_bytes: super::jump::DEFAULT_RESERVOIR_BYTES,
             queue_frames: 4,
             deadline: None,
             keep_groupdq: false,
+            delay_first: true,
             planes: true,
         }
     }
@@ -95,8 +104,13 @@ pub struct OnlineEngine {
     detector: Option<OnlineJump>,
     refpix_done: bool,
     cal: FrameCalibrator,
-    /// Current integration's calibrated groups, jump decisions.
+    /// Current integration's calibrated groups (and the previous one's while its decisions
+    /// wait), jump decisions.
     store: FrameStore,
+    /// Whether integration 0 is decided and fitted when integration 1 has arrived.
+    delay_first: bool,
+    /// Arrival of integration 0's last group while it waits.
+    first_arrived: Option<Instant>,
     /// Per pixel: the constants of jump and ramp fitting.
     consts: MappedArray<PixelRefs>,
     acc: MappedArray<PixelAccumulator>,
@@ -242,7 +256,14 @@ impl OnlineEngine {
         let spill = Spill::create(&s.output_dir, npix, nints, nx)?;
         let dir = spill.path();
         let detector = match jump.as_ref().filter(|j| j.detects()) {
-            Some(j) => Some(OnlineJump::new(j, npix, options.reservoir_diffs, &dir)?),
+            Some(j) => Some(OnlineJump::new(
+                j,
+                npix,
+                options
+                    .reservoir_diffs
+                    .min(options.reservoir_bytes / (4 * npix.max(1))),
+                &dir,
+            )?),
             None => None,
         };
         // The constants of jump and ramp fitting move to a scratch file; the prepared arrays
@@ -286,7 +307,13 @@ impl OnlineEngine {
             d.dq = Default::default();
             d.avdrkcur_map = None;
         }
-        let store = FrameStore::create(&dir, npix, ngroups)?;
+        let delay_first = options.delay_first
+            && nints >= 2
+            && detector.is_some()
+            && jump
+                .as_ref()
+                .is_some_and(|j| matches!(j.mode, JumpMode::Iterative | JumpMode::SinglePass));
+        let store = FrameStore::create(&dir, npix, ngroups, if delay_first { 2 } else { 1 })?;
         let jump_ran = jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
@@ -318,6 +345,8 @@ impl OnlineEngine {
             refpix_done,
             cal,
             store,
+            delay_first,
+            first_arrived: None,
             consts,
             acc,
             spill,
@@ -356,8 +385,15 @@ impl OnlineEngine {
     }
 
     /// Jump detection, fit, scratch files and the provisional rateints plane of integration
-    /// `int`, whose last group is in the store.
-    fn finish_integration(&mut self, int: usize, arrived: Instant) -> Result<IntegrationPlane> {
+    /// `int`, whose groups are in store slot `slot`; `ahead`: the slot of the next integration,
+    /// whose differences then join the pooled statistics.
+    fn finish_integration(
+        &mut self,
+        int: usize,
+        arrived: Instant,
+        slot: usize,
+        ahead: Option<usize>,
+    ) -> Result<IntegrationPlane> {
         let FrameGeometry {
             ngroups: ng,
             ny,
@@ -386,6 +422,8 @@ impl OnlineEngine {
         let mut v = vec![0f32; block * ng];
         let mut q = vec![0u8; (block + 2 * halo * nx) * ng];
         let mut m = vec![0u8; q.len()];
+        // The next integration's groups (lookahead), pixel-major.
+        let (mut va, mut qa) = (Vec::new(), Vec::new());
 
         // Pass 1: decide every pixel's jumps (causal statistics), store the decisions.
         let t0 = Instant::now();
@@ -394,11 +432,29 @@ impl OnlineEngine {
             let shape = det.shape();
             let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
             let mut all = vec![true; ng];
-            for b in 0..nblocks {
-                let p0 = b * block;
-                let n = block.min(npix - p0);
+            // Detection is per pixel: blocks of any length, short enough that the reservoir's
+            // pages touched at once stay a few MiB.
+            let per_pixel = det.bytes_per_pixel() + std::mem::size_of::<PixelRefs>() + 6 * ng;
+            let jblock = ((4 << 20) / per_pixel)
+                .clamp(CHUNK, block.max(CHUNK))
+                .min(block);
+            if ahead.is_some() {
+                va = vec![0f32; jblock * ng];
+                qa = vec![0u8; jblock * ng];
+            }
+            for p0 in (0..npix).step_by(jblock) {
+                let n = jblock.min(npix - p0);
                 let (v, q, m) = (&mut v[..n * ng], &mut q[..n * ng], &mut m[..n * ng]);
-                store.get_band(p0, n, Some(v), Some(q))?;
+                store.get_band(slot, p0, n, Some(v), Some(q))?;
+                let lookahead = ahead.is_some();
+                if let Some(a) = ahead {
+                    store.get_band(a, p0, n, Some(&mut va[..n * ng]), Some(&mut qa[..n * ng]))?;
+                }
+                let (la, lq): (&[f32], &[u8]) = if lookahead {
+                    (&va[..n * ng], &qa[..n * ng])
+                } else {
+                    (&[], &[])
+                };
                 let c = consts.slice_mut(p0..p0 + n);
                 let states = det.band(p0, n).chunks(n, CHUNK);
                 v.par_chunks(CHUNK * ng)
@@ -406,27 +462,34 @@ impl OnlineEngine {
                     .zip(m.par_chunks_mut(CHUNK * ng))
                     .zip(c.par_chunks(CHUNK))
                     .zip(states.into_par_iter())
-                    .for_each_init(JumpScratch::default, |s, ((((v, q), m), c), mut st)| {
-                        for (k, (((v, q), m), c)) in v
-                            .chunks_exact(ng)
-                            .zip(q.chunks_exact_mut(ng))
-                            .zip(m.chunks_exact_mut(ng))
-                            .zip(c)
-                            .enumerate()
-                        {
-                            shape.decide_pixel(
-                                setup,
-                                &mut st,
-                                k,
-                                v,
-                                q,
-                                m,
-                                c.jump_gain,
-                                c.jump_readnoise,
-                                s,
-                            );
-                        }
-                    });
+                    .enumerate()
+                    .for_each_init(
+                        JumpScratch::default,
+                        |s, (ci, ((((v, q), m), c), mut st))| {
+                            for (k, (((v, q), m), c)) in v
+                                .chunks_exact(ng)
+                                .zip(q.chunks_exact_mut(ng))
+                                .zip(m.chunks_exact_mut(ng))
+                                .zip(c)
+                                .enumerate()
+                            {
+                                let at = (ci * CHUNK + k) * ng;
+                                let next = lookahead.then(|| (&la[at..at + ng], &lq[at..at + ng]));
+                                shape.decide_pixel(
+                                    setup,
+                                    &mut st,
+                                    k,
+                                    v,
+                                    q,
+                                    m,
+                                    next,
+                                    c.jump_gain,
+                                    c.jump_readnoise,
+                                    s,
+                                );
+                            }
+                        },
+                    );
                 if sigma_clip {
                     jump::setup::accumulate_all_have(q, ng, jump::band::PLANE_CLEAR_MASK, &mut all);
                 }
@@ -481,11 +544,11 @@ impl OnlineEngine {
             let hn = rows * nx;
             let v = &mut v[..n * ng];
             let (q, m) = (&mut q[..hn * ng], &mut m[..hn * ng]);
-            store.get_band(p0, n, Some(v), None)?;
+            store.get_band(slot, p0, n, Some(v), None)?;
             if detector.is_some() {
                 store.get_decided(h0, q, m)?;
             } else {
-                store.get_band(h0, hn, None, Some(q))?;
+                store.get_band(slot, h0, hn, None, Some(q))?;
                 m.fill(0);
             }
             if let (true, Some(setup1)) = (jump_active, jump1.as_ref()) {
@@ -707,10 +770,12 @@ impl OnlineEngine {
 }
 
 impl FrameProcessor for OnlineEngine {
-    type Output = IntegrationPlane;
+    /// The integrations finished by a frame: none, one, or (when the first integration's
+    /// decisions waited for the second) two.
+    type Output = Vec<IntegrationPlane>;
     type Error = anyhow::Error;
 
-    fn process(&mut self, frame: Frame) -> Result<Option<IntegrationPlane>> {
+    fn process(&mut self, frame: Frame) -> Result<Option<Vec<IntegrationPlane>>> {
         let g = self.geometry;
         let (int, group) = (self.next / g.ngroups, self.next % g.ngroups);
         if self.next >= g.frames() {
@@ -745,10 +810,12 @@ impl FrameProcessor for OnlineEngine {
                 prep,
                 store,
                 pixbuf,
+                delay_first,
                 ..
             } = self;
+            let slot = if *delay_first { int % 2 } else { 0 };
             cal.ingest(prep, int, group, pixbuf, |cg| {
-                store.put_group(cg.group, cg.values, cg.gdq)
+                store.put_group(slot, cg.group, cg.values, cg.gdq)
             })
             .with_context(|| {
                 format!("{}: integration {int}, group {group}", self.input.display())
@@ -764,12 +831,24 @@ impl FrameProcessor for OnlineEngine {
         self.next += 1;
         if group + 1 == g.ngroups {
             self.fully_dnu += self.cal.fully_dnu_groups;
-            return self.finish_integration(int, frame.arrived).map(Some);
+            if self.delay_first && int == 0 {
+                // Integration 0 waits in slot 0 until integration 1 has arrived.
+                self.first_arrived = Some(frame.arrived);
+                return Ok(None);
+            }
+            let mut planes = Vec::with_capacity(2);
+            if self.delay_first && int == 1 {
+                let first = self.first_arrived.take().unwrap_or(frame.arrived);
+                planes.push(self.finish_integration(0, first, 0, Some(1))?);
+            }
+            let slot = if self.delay_first { int % 2 } else { 0 };
+            planes.push(self.finish_integration(int, frame.arrived, slot, None)?);
+            return Ok(Some(planes));
         }
         Ok(None)
     }
 
-    fn finish(&mut self) -> Result<Option<IntegrationPlane>> {
+    fn finish(&mut self) -> Result<Option<Vec<IntegrationPlane>>> {
         self.finish_exposure()?;
         Ok(None)
     }

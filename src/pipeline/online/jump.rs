@@ -48,8 +48,13 @@ use std::path::Path;
 /// Accepted differences a pixel needs before its running sigma-clip statistics decide.
 pub const MIN_CLIP_SAMPLES: u32 = 20;
 
-/// Default reservoir size (differences per pixel) for the iterative and single-pass modes.
-pub const DEFAULT_RESERVOIR_DIFFS: usize = 16;
+/// Default reservoir bound (differences per pixel) for the iterative and single-pass modes:
+/// in practice every earlier integration (those modes run below 100 integrations).
+pub const DEFAULT_RESERVOIR_DIFFS: usize = 1024;
+
+/// Default bound of the whole reservoir's scratch file (see `OnlineOptions::reservoir_bytes`):
+/// 256 × 2048 frames keep 64 differences per pixel, full frames 8.
+pub const DEFAULT_RESERVOIR_BYTES: usize = 128 << 20;
 
 /// Per-pixel running state of the online detector (fixed size per pixel, in memory-mapped
 /// scratch files touched band by band: see [`super::store`]).
@@ -185,6 +190,7 @@ impl Shape {
         values: &[f32],
         gdq: &mut [u8],
         marks: &mut [u8],
+        ahead: Option<(&[f32], &[u8])>,
         gain: f32,
         readnoise: f32,
         s: &mut JumpScratch,
@@ -195,32 +201,41 @@ impl Shape {
         }
         let ng = self.ngroups;
         // Electrons (f32), NaN where unusable; differences in f32, widened (as officially).
-        s.diffs.clear();
-        let electrons = |g: usize| {
-            if gdq[g] & (dq::G_DO_NOT_USE | dq::G_SATURATED) != 0 {
-                f32::NAN
-            } else {
-                values[g] * gain
+        fn diffs_of(values: &[f32], gdq: &[u8], gain: f32, out: &mut Vec<f64>) {
+            out.clear();
+            let electrons = |g: usize| {
+                if gdq[g] & (dq::G_DO_NOT_USE | dq::G_SATURATED) != 0 {
+                    f32::NAN
+                } else {
+                    values[g] * gain
+                }
+            };
+            let mut prev = electrons(0);
+            for g in 1..values.len() {
+                let cur = electrons(g);
+                out.push((cur - prev) as f64);
+                prev = cur;
             }
-        };
-        let mut prev = electrons(0);
-        for g in 1..ng {
-            let cur = electrons(g);
-            s.diffs.push((cur - prev) as f64);
-            prev = cur;
         }
+        diffs_of(values, gdq, gain, &mut s.diffs);
         let rn_e = readnoise * gain;
         let rn2_per_nframes = (rn_e * rn_e) as f64 / setup.nframes as f64;
         let ndiff = ng - 1;
 
-        // Pooled sample: stored history first, then this integration.
+        // Pooled sample: stored history first (and the next integration's differences when
+        // the decision waits for it), then this integration.
         s.sample.clear();
-        let held = self.pushed.min(self.slots);
+        let mut held = self.pushed.min(self.slots);
         if held > 0 {
             let per = self.slots * ndiff;
             let mine = &state.reservoir[p * per..(p + 1) * per];
             s.sample
                 .extend(mine[..held * ndiff].iter().map(|&d| d as f64));
+        }
+        if let Some((v, q)) = ahead {
+            diffs_of(v, q, gain, &mut s.abs);
+            s.sample.extend_from_slice(&s.abs);
+            held += 1;
         }
         let history = s.sample.len();
         s.sample.extend_from_slice(&s.diffs);
@@ -419,7 +434,6 @@ fn expected_clipped_median(values: &[f64], extra: usize, sort: &mut Vec<f64>) ->
     if n == 0 {
         return f64::NAN;
     }
-    sort.sort_by(|a, b| a.total_cmp(b));
     let total = (n + extra) as f64;
     let q = if total >= 4.0 {
         (total - 2.0) / (2.0 * (total - 1.0))
@@ -430,8 +444,18 @@ fn expected_clipped_median(values: &[f64], extra: usize, sort: &mut Vec<f64>) ->
     };
     let pos = q * (n - 1) as f64;
     let (i, f) = (pos.floor() as usize, pos - pos.floor());
-    let j = (i + 1).min(n - 1);
-    sort[i] * (1.0 - f) + sort[j] * f
+    // Order statistics i and i + 1 by selection (linear time; the same values as sorting).
+    let (_, &mut lo, right) = sort.select_nth_unstable_by(i, |a, b| a.total_cmp(b));
+    let hi = if f > 0.0 {
+        right.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        lo
+    };
+    if f > 0.0 {
+        lo * (1.0 - f) + hi * f
+    } else {
+        lo
+    }
 }
 
 /// The official iterative search over a pooled sample whose first `history` values belong to

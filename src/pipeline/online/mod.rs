@@ -153,7 +153,9 @@ pub fn run_stream_when_ready(
         let reservoir_integrations = engine.reservoir_integrations();
         let mut ctx = Context::new(engine, options.queue_frames);
         let start = Instant::now();
-        let result = ctx.run(source, |plane| sink.accept(&plane));
+        let result = ctx.run(source, |planes| {
+            planes.iter().try_for_each(|plane| sink.accept(plane))
+        });
         let high_water = ctx.high_water();
         let engine = ctx.into_processor();
         if let Err(e) = result {

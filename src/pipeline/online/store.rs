@@ -118,6 +118,7 @@ impl<T: Plain> MappedArray<T> {
 pub struct FrameStore {
     npix: usize,
     ngroups: usize,
+    slots: usize,
     vals: File,
     gdq: File,
     decided: File,
@@ -139,10 +140,12 @@ fn io(dir: &str, what: &str, e: std::io::Error) -> anyhow::Error {
 }
 
 impl FrameStore {
-    pub fn create(dir: &Path, npix: usize, ngroups: usize) -> Result<Self> {
+    /// Room for `slots` integrations (2 when one integration's decisions wait for the next).
+    pub fn create(dir: &Path, npix: usize, ngroups: usize, slots: usize) -> Result<Self> {
         Ok(FrameStore {
             npix,
             ngroups,
+            slots: slots.max(1),
             vals: scratch(dir, "ramp_values")?,
             gdq: scratch(dir, "ramp_groupdq")?,
             decided: scratch(dir, "jump_decisions")?,
@@ -150,9 +153,11 @@ impl FrameStore {
         })
     }
 
-    /// Store group `g` of the current integration (whole frame).
-    pub fn put_group(&mut self, g: usize, values: &[f32], gdq: &[u8]) -> Result<()> {
+    /// Store group `g` of the integration in `slot` (whole frame).
+    pub fn put_group(&mut self, slot: usize, g: usize, values: &[f32], gdq: &[u8]) -> Result<()> {
         debug_assert_eq!(values.len(), self.npix);
+        assert!(slot < self.slots, "scratch slot {slot} of {}", self.slots);
+        let g = slot * self.ngroups + g;
         self.bytes.clear();
         self.bytes
             .extend(values.iter().flat_map(|v| v.to_le_bytes()));
@@ -169,18 +174,21 @@ impl FrameStore {
     /// (either may be `None` when not needed).
     pub fn get_band(
         &mut self,
+        slot: usize,
         p0: usize,
         n: usize,
         vals: Option<&mut [f32]>,
         gdq: Option<&mut [u8]>,
     ) -> Result<()> {
         let ng = self.ngroups;
+        assert!(slot < self.slots, "scratch slot {slot} of {}", self.slots);
+        let first = slot * ng;
         if let Some(vals) = vals {
             debug_assert_eq!(vals.len(), n * ng);
             self.bytes.resize(n * 4, 0);
             for g in 0..ng {
                 self.vals
-                    .read_exact_at(&mut self.bytes, ((g * self.npix + p0) * 4) as u64)
+                    .read_exact_at(&mut self.bytes, (((first + g) * self.npix + p0) * 4) as u64)
                     .map_err(|e| io("ramp_values", "read", e))?;
                 for (k, c) in self.bytes.chunks_exact(4).enumerate() {
                     vals[k * ng + g] = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
@@ -192,7 +200,7 @@ impl FrameStore {
             self.bytes.resize(n, 0);
             for g in 0..ng {
                 self.gdq
-                    .read_exact_at(&mut self.bytes, (g * self.npix + p0) as u64)
+                    .read_exact_at(&mut self.bytes, ((first + g) * self.npix + p0) as u64)
                     .map_err(|e| io("ramp_groupdq", "read", e))?;
                 for (k, &q) in self.bytes.iter().enumerate() {
                     gdq[k * ng + g] = q;
@@ -256,17 +264,24 @@ mod tests {
     fn frame_store_transposes_groups_to_pixels() {
         let dir = tempfile::tempdir().unwrap();
         let (npix, ng) = (10, 3);
-        let mut s = FrameStore::create(dir.path(), npix, ng).unwrap();
-        for g in 0..ng {
-            let v: Vec<f32> = (0..npix).map(|p| (p * 10 + g) as f32).collect();
-            let q: Vec<u8> = (0..npix).map(|p| (p + g) as u8).collect();
-            s.put_group(g, &v, &q).unwrap();
+        let mut s = FrameStore::create(dir.path(), npix, ng, 2).unwrap();
+        for slot in 0..2 {
+            for g in 0..ng {
+                let v: Vec<f32> = (0..npix)
+                    .map(|p| (p * 10 + g + 100 * slot) as f32)
+                    .collect();
+                let q: Vec<u8> = (0..npix).map(|p| (p + g + 50 * slot) as u8).collect();
+                s.put_group(slot, g, &v, &q).unwrap();
+            }
         }
         let mut v = vec![0f32; 4 * ng];
         let mut q = vec![0u8; 4 * ng];
-        s.get_band(5, 4, Some(&mut v), Some(&mut q)).unwrap();
+        s.get_band(0, 5, 4, Some(&mut v), Some(&mut q)).unwrap();
         assert_eq!(v[0..3], [50.0, 51.0, 52.0]);
         assert_eq!(q[3..6], [6, 7, 8]);
+        s.get_band(1, 5, 4, Some(&mut v), Some(&mut q)).unwrap();
+        assert_eq!(v[0..3], [150.0, 151.0, 152.0]);
+        assert_eq!(q[3..6], [56, 57, 58]);
         let marks: Vec<u8> = (0..npix * ng).map(|k| k as u8).collect();
         let flags: Vec<u8> = (0..npix * ng).map(|k| 200 - k as u8).collect();
         s.put_decided(0, &flags, &marks).unwrap();
