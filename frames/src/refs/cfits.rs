@@ -667,6 +667,79 @@ impl CFits {
         self.check(status, "writing CHECKSUM")
     }
 
+    /// Write DATASUM = `datasum` (the data unit's 32-bit ones'-complement sum, computed by the
+    /// caller as the data were written) and the CHECKSUM it implies for the current HDU: the
+    /// same cards, comments included, as [`write_checksum`](Self::write_checksum) (`ffpcks`)
+    /// writes over the creation placeholders (CHECKSUM `'0000000000000000'`, DATASUM `'0'`),
+    /// but summing only the header instead of reading the whole data unit back. Other starting
+    /// cards go through `ffpcks` itself.
+    pub fn write_checksum_with_datasum(&mut self, datasum: u32) -> Result<()> {
+        let placeholders = self.key_str("CHECKSUM")?.as_deref() == Some("0000000000000000")
+            && self.key_str("DATASUM")?.as_deref() == Some("0");
+        if !placeholders {
+            return self.write_checksum();
+        }
+        let mut status = 0;
+        // Close the header (END and blank fill) and re-read its structure, as ffpcks does.
+        // SAFETY: open handle.
+        unsafe { sys::ffrdef(self.ptr, &mut status) };
+        self.check(status, "closing the header")?;
+        if datasum != 0 {
+            let mut date: [c_char; 20] = [0; 20];
+            // SAFETY: `date` holds the 20 bytes ffgstm writes at most; NULL timeref allowed.
+            unsafe { sys::ffgstm(date.as_mut_ptr(), std::ptr::null_mut(), &mut status) };
+            self.check(status, "reading the system date")?;
+            // SAFETY: ffgstm wrote a NUL-terminated string into `date`.
+            let date = unsafe { CStr::from_ptr(date.as_ptr()) }
+                .to_string_lossy()
+                .into_owned();
+            let key = cstring(&self.path, "DATASUM")?;
+            let value = cstring(&self.path, &datasum.to_string())?;
+            let comment = cstring(&self.path, &format!("data unit checksum updated {date}"))?;
+            // SAFETY: open handle; live NUL-terminated strings.
+            unsafe {
+                sys::ffmkys(
+                    self.ptr,
+                    key.as_ptr(),
+                    value.as_ptr(),
+                    comment.as_ptr(),
+                    &mut status,
+                )
+            };
+            self.check(status, "writing DATASUM")?;
+        }
+        let (head, data, _) = self.hdu_offsets()?;
+        let mut sum: std::os::raw::c_ulong = datasum as _;
+        let mut ascii: [c_char; 17] = [0; 17];
+        // SAFETY: open handle; the header occupies whole 2880-byte records from `head` to
+        // `data`; `ascii` holds the 16 characters and NUL ffesum writes.
+        unsafe {
+            sys::ffmbyt(self.ptr, head as _, 0, &mut status);
+            sys::ffcsum(
+                self.ptr,
+                ((data - head) / 2880) as c_long,
+                &mut sum,
+                &mut status,
+            );
+        }
+        self.check(status, "summing the header")?;
+        // SAFETY: see above.
+        unsafe { sys::ffesum(sum, 1, ascii.as_mut_ptr()) };
+        let key = cstring(&self.path, "CHECKSUM")?;
+        let keep = cstring(&self.path, "&")?;
+        // SAFETY: open handle; ffesum NUL-terminated `ascii`; "&" keeps the card's comment.
+        unsafe {
+            sys::ffmkys(
+                self.ptr,
+                key.as_ptr(),
+                ascii.as_ptr(),
+                keep.as_ptr(),
+                &mut status,
+            )
+        };
+        self.check(status, "writing CHECKSUM")
+    }
+
     /// Verify CHECKSUM/DATASUM of the current HDU: (data ok, hdu ok), each true when the sum is
     /// present and correct.
     ///

@@ -13,6 +13,7 @@
 //! written: `jwst.datamodels.open` reads these files from their FITS headers alone.
 
 mod cal;
+mod datasum;
 mod header;
 mod product;
 mod ramp;

@@ -10,10 +10,14 @@
 //! offsets. cfitsio buffers whole 2880-byte blocks, so a narrow rectangle (a tile of a few
 //! hundred columns) cost it a block read and write per row segment; a direct write costs one
 //! copy into the page cache. cfitsio is reopened for the header work at the end (keywords,
-//! checksums read the data back through the page cache, which the direct writes went to).
+//! checksums). DATASUM is summed as the bytes are written ([`super::datasum`]), so only
+//! headers are read back; a data unit not written exactly once by this writer (a reopened
+//! partial product, a rectangle rewritten by a second pass) is summed by cfitsio from the
+//! file instead.
 //! Besides: dropping an unfinished product deletes the temporary file, so nothing ever
 //! appears at the final name unless it is complete.
 
+use super::datasum::DataSum;
 use std::path::{Path, PathBuf};
 
 use ndarray::ArrayView2;
@@ -78,6 +82,11 @@ struct ImageHdu {
     written: Vec<u32>,
     /// Byte offset of the data unit in the file (known once the HDUs are built).
     data_start: u64,
+    /// DATASUM of the bytes written through this writer, and whether it can stand for the
+    /// whole data unit (false for a reopened partial product, whose earlier bytes were not
+    /// summed); `finish` also requires every row written exactly once.
+    sum: DataSum,
+    summed_from_start: bool,
 }
 
 /// A product being written.
@@ -255,6 +264,8 @@ impl ProductFile {
                 shape,
                 written: vec![0; rows],
                 data_start: 0,
+                sum: DataSum::default(),
+                summed_from_start: false,
             });
         }
         let mut product = ProductFile {
@@ -285,6 +296,7 @@ impl ProductFile {
                     ),
                 ));
             }
+            h.summed_from_start = false;
             for plane in h.written.chunks_mut(ny) {
                 for w in &mut plane[y0..y0 + rows] {
                     *w = w.saturating_add(cols as u32);
@@ -462,6 +474,8 @@ impl ProductFile {
                         shape,
                         written: vec![0; rows],
                         data_start: 0,
+                        sum: DataSum::default(),
+                        summed_from_start: true,
                     });
                     self.nhdus += 1;
                 }
@@ -550,11 +564,7 @@ impl ProductFile {
             for (i, n) in lead.iter().zip(&h.shape) {
                 plane = plane * n + i;
             }
-            (
-                plane * ny + y0,
-                band.nrows(),
-                x0 == 0 && band.ncols() == nx,
-            )
+            (plane * ny + y0, band.nrows(), x0 == 0 && band.ncols() == nx)
         };
         // Header work since the last pixel write (cfitsio reopened) ends here: cfitsio must not
         // hold blocks these writes change.
@@ -564,10 +574,15 @@ impl ProductFile {
         let h = &self.images[pos];
         let size = h.dtype.size();
         let nx = h.shape[h.shape.len() - 1];
-        let file = self.direct.as_ref().expect("direct file open between build and finish");
-        let write = |bytes: &[u8], row: usize, x: usize| -> Result<()> {
-            let at = h.data_start + ((row * nx + x) * size) as u64;
-            std::os::unix::fs::FileExt::write_all_at(file, bytes, at)
+        let file = self
+            .direct
+            .as_ref()
+            .expect("direct file open between build and finish");
+        let mut sum = DataSum::default();
+        let mut write = |bytes: &[u8], row: usize, x: usize| -> Result<()> {
+            let offset = ((row * nx + x) * size) as u64;
+            sum.add(offset, bytes);
+            std::os::unix::fs::FileExt::write_all_at(file, bytes, h.data_start + offset)
                 .map_err(|e| FramesError::io(&self.tmp, e))
         };
         let mut bytes: Vec<u8> = Vec::with_capacity(band.len() * size);
@@ -581,7 +596,9 @@ impl ProductFile {
                 write(&bytes, row_base + r, x0)?;
             }
         }
-        for w in &mut self.images[pos].written[row_base..row_base + nrows] {
+        let h = &mut self.images[pos];
+        h.sum.add_sum(sum);
+        for w in &mut h.written[row_base..row_base + nrows] {
             *w = w.saturating_add(band.ncols() as u32);
         }
         Ok(())
@@ -620,7 +637,16 @@ impl ProductFile {
         let mut fits = self.fits.take().expect("open");
         for i in 0..n {
             fits.goto_index(i)?;
-            fits.write_checksum()?;
+            // An image every byte of which went through `write_rect` exactly once: its DATASUM
+            // is known, and only the header is read back.
+            let summed = self.images.iter().find(|h| {
+                let nx = h.shape[h.shape.len() - 1] as u32;
+                h.index == i && h.summed_from_start && h.written.iter().all(|&w| w == nx)
+            });
+            match summed {
+                Some(h) => fits.write_checksum_with_datasum(h.sum.value())?,
+                None => fits.write_checksum()?,
+            }
         }
         fits.close()?;
         let file = std::fs::File::open(&self.tmp).map_err(|e| FramesError::io(&self.tmp, e))?;
