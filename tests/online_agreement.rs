@@ -335,6 +335,13 @@ fn measure_simulated(sim: &[&str], extra: &[&str]) -> (Figures, Figures, [usize;
     {
         options.reservoir_diffs = n;
     }
+    // ONLINE_WINDOW=N: integrations decided together at the start.
+    if let Some(n) = std::env::var("ONLINE_WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.first_window = n;
+    }
     let mut source = RawFileSource::new(raw.clone());
     online::run_stream(
         &settings(args(&on, &[])),

@@ -98,50 +98,65 @@ fn a_slow_sink_applies_back_pressure() {
     }
 }
 
-/// The producer stops in the middle of integration 2: the run fails with an error naming the
-/// truncation, the finished integrations reached the sink (integration 0's decisions wait for
-/// integration 1, so both are handed out when integration 1 ends), and no product (complete or
-/// partial) nor scratch file is left in the output directory.
+/// The producer stops in the middle of an integration: the run fails with an error naming the
+/// truncation, the finished integrations reached the sink, and no product (complete or
+/// partial) nor scratch file is left in the output directory. With the default window the
+/// first three integrations are decided together (none is finished when integration 2 is cut);
+/// with a window of 1 every integration is finished when its last group arrives.
 #[test]
 fn a_producer_that_stops_mid_integration_is_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let uncal = fixture("heavy_cr", &tmp.path().join("in"));
-    let raw = Arc::new(frames::raw::RawExposure::open(&uncal).unwrap());
-    let geom = geometry_of(&raw);
-    let (tx, mut src) = stream::live_feed(geom, 4);
-    let stop = 2 * geom.ngroups + 2;
-    let producer = {
-        let raw = raw.clone();
-        std::thread::spawn(move || online::replay_frames(&raw, tx, None, Some(stop)))
-    };
-    let mut got = Vec::new();
-    let mut sink = |p: &IntegrationPlane| {
-        got.push(p.int);
-        Ok(())
-    };
-    let out = tmp.path().join("out");
-    let err = online::run_stream(
-        &settings(&uncal, &tmp.path().join("in"), &out),
-        raw.meta(),
-        &mut src,
-        &mut sink,
-        OnlineOptions::default(),
-    )
-    .err()
-    .expect("a truncated stream must fail");
-    assert_eq!(producer.join().unwrap().unwrap(), stop);
-    let msg = format!("{err:#}");
-    assert!(msg.contains("stopped after 2 of 3 integrations"), "{msg}");
-    assert!(msg.contains("no product was written"), "{msg}");
-    assert!(
-        msg.contains(&format!(
-            "stream ended after {stop} of {} frames",
-            geom.frames()
-        )),
-        "{msg}"
-    );
-    assert_eq!(got, vec![0, 1]);
-    assert_eq!(files_in(&out), Vec::<String>::new(), "nothing left behind");
+    for (window, stop_int, finished) in [(1, 1, vec![0]), (1, 2, vec![0, 1]), (3, 2, vec![])] {
+        let tmp = tempfile::tempdir().unwrap();
+        let uncal = fixture("heavy_cr", &tmp.path().join("in"));
+        let raw = Arc::new(frames::raw::RawExposure::open(&uncal).unwrap());
+        let geom = geometry_of(&raw);
+        let (tx, mut src) = stream::live_feed(geom, 4);
+        let stop = stop_int * geom.ngroups + 2;
+        let producer = {
+            let raw = raw.clone();
+            std::thread::spawn(move || online::replay_frames(&raw, tx, None, Some(stop)))
+        };
+        let mut got = Vec::new();
+        let mut sink = |p: &IntegrationPlane| {
+            got.push(p.int);
+            Ok(())
+        };
+        let out = tmp.path().join("out");
+        let err = online::run_stream(
+            &settings(&uncal, &tmp.path().join("in"), &out),
+            raw.meta(),
+            &mut src,
+            &mut sink,
+            OnlineOptions {
+                first_window: window,
+                ..OnlineOptions::default()
+            },
+        )
+        .err()
+        .expect("a truncated stream must fail");
+        assert_eq!(producer.join().unwrap().unwrap(), stop);
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!(
+                "stopped after {} of 3 integrations",
+                finished.len()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("no product was written"), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "stream ended after {stop} of {} frames",
+                geom.frames()
+            )),
+            "{msg}"
+        );
+        assert_eq!(
+            got, finished,
+            "window {window}, cut in integration {stop_int}"
+        );
+        assert_eq!(files_in(&out), Vec::<String>::new(), "nothing left behind");
+    }
 }
 
 #[derive(Parser)]

@@ -55,10 +55,11 @@ pub struct OnlineOptions {
     /// Hand every integration's final GROUPDQ to the sink too (for diagnostics and the
     /// agreement measurements; costs NGROUPS bytes per pixel per plane).
     pub keep_groupdq: bool,
-    /// Decide the first integration's jumps when the second one has arrived, with both in the
-    /// pooled statistics (iterative and single-pass modes, NINTS >= 2): its rateints plane is
-    /// then handed out one integration late, together with the second one's.
-    pub delay_first: bool,
+    /// Decide the jumps of the first `first_window` integrations together, when the last of
+    /// them has arrived, with all of them in the pooled statistics (iterative and single-pass
+    /// modes; at most [`MAX_WINDOW`]): their rateints planes are handed out then (integration
+    /// 0's `first_window − 1` integrations late). 1: every integration is decided when it ends.
+    pub first_window: usize,
     /// Hand every integration's SCI / DQ / VAR_RNOISE planes to the sink (12 bytes per pixel
     /// while the plane is handed out); off when the sink ignores them
     /// ([`super::PlaneSink::wants_planes`]).
@@ -73,7 +74,7 @@ impl Default for OnlineOptions {
             queue_frames: 4,
             deadline: None,
             keep_groupdq: false,
-            delay_first: true,
+            first_window: 3,
             planes: true,
         }
     }
@@ -107,10 +108,11 @@ pub struct OnlineEngine {
     /// Current integration's calibrated groups (and the previous one's while its decisions
     /// wait), jump decisions.
     store: FrameStore,
-    /// Whether integration 0 is decided and fitted when integration 1 has arrived.
-    delay_first: bool,
-    /// Arrival of integration 0's last group while it waits.
-    first_arrived: Option<Instant>,
+    /// Integrations decided together at the start (see `OnlineOptions::first_window`); also
+    /// the number of store slots.
+    window: usize,
+    /// Arrival of the last group of each integration waiting for the window to fill.
+    first_arrived: Vec<Instant>,
     /// Per pixel: the constants of jump and ramp fitting.
     consts: MappedArray<PixelRefs>,
     acc: MappedArray<PixelAccumulator>,
@@ -128,6 +130,9 @@ pub struct OnlineEngine {
 
 /// Pixels per unit of parallel work within a block.
 const CHUNK: usize = 2048;
+
+/// Largest `OnlineOptions::first_window`.
+pub const MAX_WINDOW: usize = 8;
 
 /// The per-pixel constants of jump detection and ramp fitting (taken out of [`Prepared`] into
 /// a scratch file at set-up).
@@ -307,13 +312,16 @@ impl OnlineEngine {
             d.dq = Default::default();
             d.avdrkcur_map = None;
         }
-        let delay_first = options.delay_first
-            && nints >= 2
-            && detector.is_some()
+        let window = if detector.is_some()
             && jump
                 .as_ref()
-                .is_some_and(|j| matches!(j.mode, JumpMode::Iterative | JumpMode::SinglePass));
-        let store = FrameStore::create(&dir, npix, ngroups, if delay_first { 2 } else { 1 })?;
+                .is_some_and(|j| matches!(j.mode, JumpMode::Iterative | JumpMode::SinglePass))
+        {
+            options.first_window.clamp(1, MAX_WINDOW).min(nints.max(1))
+        } else {
+            1
+        };
+        let store = FrameStore::create(&dir, npix, ngroups, window)?;
         let jump_ran = jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
@@ -345,8 +353,8 @@ impl OnlineEngine {
             refpix_done,
             cal,
             store,
-            delay_first,
-            first_arrived: None,
+            window,
+            first_arrived: Vec::new(),
             consts,
             acc,
             spill,
@@ -385,14 +393,14 @@ impl OnlineEngine {
     }
 
     /// Jump detection, fit, scratch files and the provisional rateints plane of integration
-    /// `int`, whose groups are in store slot `slot`; `ahead`: the slot of the next integration,
-    /// whose differences then join the pooled statistics.
+    /// `int`, whose groups are in store slot `slot`; `ahead`: the slots of later integrations
+    /// whose differences join the pooled statistics.
     fn finish_integration(
         &mut self,
         int: usize,
         arrived: Instant,
         slot: usize,
-        ahead: Option<usize>,
+        ahead: &[usize],
     ) -> Result<IntegrationPlane> {
         let FrameGeometry {
             ngroups: ng,
@@ -422,7 +430,7 @@ impl OnlineEngine {
         let mut v = vec![0f32; block * ng];
         let mut q = vec![0u8; (block + 2 * halo * nx) * ng];
         let mut m = vec![0u8; q.len()];
-        // The next integration's groups (lookahead), pixel-major.
+        // The later integrations' groups (lookahead), `[integration][pixel][group]`.
         let (mut va, mut qa) = (Vec::new(), Vec::new());
 
         // Pass 1: decide every pixel's jumps (causal statistics), store the decisions.
@@ -438,23 +446,20 @@ impl OnlineEngine {
             let jblock = ((4 << 20) / per_pixel)
                 .clamp(CHUNK, block.max(CHUNK))
                 .min(block);
-            if ahead.is_some() {
-                va = vec![0f32; jblock * ng];
-                qa = vec![0u8; jblock * ng];
+            let la_len = jblock * ng;
+            if !ahead.is_empty() {
+                va = vec![0f32; ahead.len() * la_len];
+                qa = vec![0u8; ahead.len() * la_len];
             }
             for p0 in (0..npix).step_by(jblock) {
                 let n = jblock.min(npix - p0);
                 let (v, q, m) = (&mut v[..n * ng], &mut q[..n * ng], &mut m[..n * ng]);
                 store.get_band(slot, p0, n, Some(v), Some(q))?;
-                let lookahead = ahead.is_some();
-                if let Some(a) = ahead {
+                for (j, &a) in ahead.iter().enumerate() {
+                    let (va, qa) = (&mut va[j * la_len..], &mut qa[j * la_len..]);
                     store.get_band(a, p0, n, Some(&mut va[..n * ng]), Some(&mut qa[..n * ng]))?;
                 }
-                let (la, lq): (&[f32], &[u8]) = if lookahead {
-                    (&va[..n * ng], &qa[..n * ng])
-                } else {
-                    (&[], &[])
-                };
+                let (la, lq) = (&va[..], &qa[..]);
                 let c = consts.slice_mut(p0..p0 + n);
                 let states = det.band(p0, n).chunks(n, CHUNK);
                 v.par_chunks(CHUNK * ng)
@@ -474,7 +479,12 @@ impl OnlineEngine {
                                 .enumerate()
                             {
                                 let at = (ci * CHUNK + k) * ng;
-                                let next = lookahead.then(|| (&la[at..at + ng], &lq[at..at + ng]));
+                                let mut next: [(&[f32], &[u8]); MAX_WINDOW] =
+                                    [(&[], &[]); MAX_WINDOW];
+                                for (j, nx) in next.iter_mut().enumerate().take(ahead.len()) {
+                                    let at = j * la_len + at;
+                                    *nx = (&la[at..at + ng], &lq[at..at + ng]);
+                                }
                                 shape.decide_pixel(
                                     setup,
                                     &mut st,
@@ -482,7 +492,7 @@ impl OnlineEngine {
                                     v,
                                     q,
                                     m,
-                                    next,
+                                    &next[..ahead.len()],
                                     c.jump_gain,
                                     c.jump_readnoise,
                                     s,
@@ -810,10 +820,10 @@ impl FrameProcessor for OnlineEngine {
                 prep,
                 store,
                 pixbuf,
-                delay_first,
+                window,
                 ..
             } = self;
-            let slot = if *delay_first { int % 2 } else { 0 };
+            let slot = int % *window;
             cal.ingest(prep, int, group, pixbuf, |cg| {
                 store.put_group(slot, cg.group, cg.values, cg.gdq)
             })
@@ -831,18 +841,22 @@ impl FrameProcessor for OnlineEngine {
         self.next += 1;
         if group + 1 == g.ngroups {
             self.fully_dnu += self.cal.fully_dnu_groups;
-            if self.delay_first && int == 0 {
-                // Integration 0 waits in slot 0 until integration 1 has arrived.
-                self.first_arrived = Some(frame.arrived);
+            let w = self.window;
+            if int + 1 < w {
+                // Waits in its slot until the window's last integration has arrived.
+                self.first_arrived.push(frame.arrived);
                 return Ok(None);
             }
-            let mut planes = Vec::with_capacity(2);
-            if self.delay_first && int == 1 {
-                let first = self.first_arrived.take().unwrap_or(frame.arrived);
-                planes.push(self.finish_integration(0, first, 0, Some(1))?);
+            let mut planes = Vec::with_capacity(w);
+            if int + 1 == w && w > 1 {
+                let slots: Vec<usize> = (0..w).collect();
+                for i in 0..w - 1 {
+                    let arrived = self.first_arrived.get(i).copied().unwrap_or(frame.arrived);
+                    planes.push(self.finish_integration(i, arrived, i, &slots[i + 1..])?);
+                }
+                self.first_arrived.clear();
             }
-            let slot = if self.delay_first { int % 2 } else { 0 };
-            planes.push(self.finish_integration(int, frame.arrived, slot, None)?);
+            planes.push(self.finish_integration(int, frame.arrived, int % w, &[])?);
             return Ok(Some(planes));
         }
         Ok(None)

@@ -190,7 +190,7 @@ impl Shape {
         values: &[f32],
         gdq: &mut [u8],
         marks: &mut [u8],
-        ahead: Option<(&[f32], &[u8])>,
+        ahead: &[(&[f32], &[u8])],
         gain: f32,
         readnoise: f32,
         s: &mut JumpScratch,
@@ -222,8 +222,8 @@ impl Shape {
         let rn2_per_nframes = (rn_e * rn_e) as f64 / setup.nframes as f64;
         let ndiff = ng - 1;
 
-        // Pooled sample: stored history first (and the next integration's differences when
-        // the decision waits for it), then this integration.
+        // Pooled sample: stored history first (and the later integrations' differences when
+        // the decision waits for them), then this integration.
         s.sample.clear();
         let mut held = self.pushed.min(self.slots);
         if held > 0 {
@@ -232,7 +232,7 @@ impl Shape {
             s.sample
                 .extend(mine[..held * ndiff].iter().map(|&d| d as f64));
         }
-        if let Some((v, q)) = ahead {
+        for &(v, q) in ahead {
             diffs_of(v, q, gain, &mut s.abs);
             s.sample.extend_from_slice(&s.abs);
             held += 1;
