@@ -193,9 +193,13 @@ fn sum_in_order(v: &[f64]) -> f64 {
     s
 }
 
+/// Pixels per block of the read-level path.
+const BLOCK: usize = 64;
+
 /// [`correct_ramp_reads`] on one integration of a run of pixels held plane-major
 /// (`values[g * npix + p]`, the same for `gdq`), with pixel-major coefficients (`lin[p * ncoeff
-/// ..]`, `inv[p * ninv ..]`). Pixels are gathered a block at a time.
+/// ..]`, `inv[p * ninv ..]`). A block of pixels at a time, each step across the block (so it
+/// vectorises), with the same operations in the same order per pixel: the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn correct_integration_reads(
     values: &mut [f32],
@@ -207,41 +211,143 @@ pub fn correct_integration_reads(
     ninv: usize,
     rp: ReadPattern,
 ) {
-    const BLOCK: usize = 64;
     let npix = values.len() / ngroups;
+    debug_assert!(ngroups >= 2);
     debug_assert_eq!(values.len(), npix * ngroups);
     debug_assert_eq!(gdq.len(), values.len());
     debug_assert_eq!(lin.len(), npix * ncoeff);
     debug_assert_eq!(inv.len(), npix * ninv);
-    let mut x = vec![0f32; BLOCK * ngroups];
-    let mut q = vec![0u8; BLOCK * ngroups];
-    let mut reads = Vec::with_capacity(rp.nframes);
+    let n = rp.nframes;
+    let m0 = rp.mean(0);
+    // Block scratch: coefficients plane-major in f64, per-pixel first value and rate, reads.
+    let mut lc = vec![0f64; ncoeff * BLOCK];
+    let mut ic = vec![0f64; ninv * BLOCK];
+    let mut first = [0f32; BLOCK];
+    let mut rate = [0f64; BLOCK];
+    let mut offset = [0f64; BLOCK];
+    let mut reads = vec![0f64; n * BLOCK];
     for p0 in (0..npix).step_by(BLOCK) {
         let b = BLOCK.min(npix - p0);
+        let mut unsaturated = [0usize; BLOCK];
         for g in 0..ngroups {
-            let row = g * npix + p0;
-            for i in 0..b {
-                x[i * ngroups + g] = values[row + i];
-                q[i * ngroups + g] = gdq[row + i];
+            let flags = &gdq[g * npix + p0..g * npix + p0 + b];
+            for (u, &q) in unsaturated.iter_mut().zip(flags) {
+                *u += (q & dq::G_SATURATED == 0) as usize;
             }
         }
         for i in 0..b {
             let p = p0 + i;
-            correct_ramp_reads(
-                &mut x[i * ngroups..(i + 1) * ngroups],
-                &q[i * ngroups..(i + 1) * ngroups],
-                &lin[p * ncoeff..(p + 1) * ncoeff],
-                &inv[p * ninv..(p + 1) * ninv],
-                rp,
-                &mut reads,
-            );
+            for (c, &v) in lin[p * ncoeff..(p + 1) * ncoeff].iter().enumerate() {
+                lc[c * BLOCK + i] = v as f64;
+            }
+            for (c, &v) in inv[p * ninv..(p + 1) * ninv].iter().enumerate() {
+                ic[c * BLOCK + i] = v as f64;
+            }
+            let sat = |g: usize| gdq[g * npix + p] & dq::G_SATURATED != 0;
+            let k = unsaturated[i].saturating_sub(1).max(2) - 1;
+            let c = &lin[p * ncoeff..(p + 1) * ncoeff];
+            let lin_f32 = |g: usize| {
+                let x = values[g * npix + p];
+                if sat(g) {
+                    x
+                } else {
+                    polynomial(x, c)
+                }
+            };
+            first[i] = lin_f32(0);
+            rate[i] = (lin_f32(k) - first[i]) as f64 / (rp.mean(k) - m0);
         }
         for g in 0..ngroups {
-            let row = g * npix + p0;
-            for i in 0..b {
-                values[row + i] = x[i * ngroups + g];
+            // Simulated reads, unlinearized: U_j = inv(F0 + rate·(r_j − m_0)).
+            for j in 0..n {
+                let s = rp.read(g, j) - m0;
+                let u = &mut reads[j * BLOCK..j * BLOCK + b];
+                for ((u, &f), &r) in u.iter_mut().zip(&first[..b]).zip(&rate[..b]) {
+                    *u = f as f64 + r * s;
+                }
+                horner_block(u, &ic, ninv);
+            }
+            // Shifted so that their mean is the group's value, then linearized.
+            let row = &mut values[g * npix + p0..g * npix + p0 + b];
+            mean_of_reads(&reads, n, b, &mut offset[..b]);
+            for (o, &x) in offset[..b].iter_mut().zip(row.iter()) {
+                *o = x as f64 - *o;
+            }
+            for j in 0..n {
+                let u = &mut reads[j * BLOCK..j * BLOCK + b];
+                for (u, &o) in u.iter_mut().zip(&offset[..b]) {
+                    *u += o;
+                }
+                horner_block(u, &lc, ncoeff);
+            }
+            mean_of_reads(&reads, n, b, &mut offset[..b]);
+            let flags = &gdq[g * npix + p0..g * npix + p0 + b];
+            for ((x, &m), &q) in row.iter_mut().zip(&offset[..b]).zip(flags) {
+                if q & dq::G_SATURATED == 0 {
+                    *x = m as f32;
+                }
             }
         }
+    }
+}
+
+/// [`polynomial_f64`] across a block: `x[i]` becomes Σ c_k x^k with `coeffs[k * BLOCK + i]`,
+/// Horner step by step in numpy's order, a few lanes at a time kept in registers.
+#[inline]
+fn horner_block(x: &mut [f64], coeffs: &[f64], n: usize) {
+    const LANES: usize = 8;
+    let b = x.len();
+    let mut i0 = 0;
+    while i0 < b {
+        let w = LANES.min(b - i0);
+        if w == LANES {
+            let xs: [f64; LANES] = x[i0..i0 + LANES].try_into().expect("lanes");
+            let c = |k: usize| -> &[f64; LANES] {
+                coeffs[k * BLOCK + i0..k * BLOCK + i0 + LANES]
+                    .try_into()
+                    .expect("lanes")
+            };
+            let mut r = [0f64; LANES];
+            let top = c(n - 1);
+            for l in 0..LANES {
+                r[l] = top[l] * xs[l];
+            }
+            for k in (1..n - 1).rev() {
+                let ck = c(k);
+                for l in 0..LANES {
+                    r[l] = (r[l] + ck[l]) * xs[l];
+                }
+            }
+            let c0 = c(0);
+            for l in 0..LANES {
+                x[i0 + l] = r[l] + c0[l];
+            }
+        } else {
+            for i in i0..b {
+                let xi = x[i];
+                let mut r = coeffs[(n - 1) * BLOCK + i] * xi;
+                for k in (1..n - 1).rev() {
+                    r = (r + coeffs[k * BLOCK + i]) * xi;
+                }
+                x[i] = r + coeffs[i];
+            }
+        }
+        i0 += w;
+    }
+}
+
+/// Per pixel of a block, the mean of its `n` reads (`reads[j * BLOCK + i]`): summed in read
+/// order, then divided by `n`.
+#[inline]
+fn mean_of_reads(reads: &[f64], n: usize, b: usize, out: &mut [f64]) {
+    out.copy_from_slice(&reads[..b]);
+    for j in 1..n {
+        for (o, &u) in out.iter_mut().zip(&reads[j * BLOCK..j * BLOCK + b]) {
+            *o += u;
+        }
+    }
+    for o in out.iter_mut() {
+        *o /= n as f64;
     }
 }
 
