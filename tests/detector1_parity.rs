@@ -378,6 +378,19 @@ fn linearity_reads() {
     );
 }
 
+/// Read-level linearity with a ZEROFRAME (add_zeroframe.py; corrected with COEFFS only, zeros
+/// kept) and suppress_one_group=false, on ramps saturating from group 0 or 1 (nu clamped to 2).
+/// (No step save here: per-step saves do not carry the ZEROFRAME yet.)
+#[test]
+fn linearity_reads_zeroframe() {
+    let off = "--steps.ramp_fit.suppress_one_group=false";
+    run_case("linearity_reads_zeroframe", &[off]);
+    run_case(
+        "linearity_reads_zeroframe",
+        &[off, "--tile", "4x5", "--threads", "1"],
+    );
+}
+
 /// The online driver corrects group by group and cannot apply the read-level linearity
 /// correction (it needs the k-th group near the end of each ramp): a clear refusal, no product.
 #[test]
