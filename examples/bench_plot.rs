@@ -1164,9 +1164,8 @@ mod tests {
                 row("10x10x256x2048", 10, "official", "default", "50.0", "3000", "ok"),
                 row("100x10x256x2048", 100, "sloper", "exact", "20.0", "210", "ok"),
                 // not run: estimate only
-                format!(
-                    "official/default/100x10x256x2048,100x10x256x2048,100,10,256,2048,official,default,SigmaClip,1048576000,524288000,,,,25000,0.5,-,-,not run: needs ~24.4 GB (> 16 GB),2026-01-01,jwst 3.0.0,m"
-                ),
+                "official/default/100x10x256x2048,100x10x256x2048,100,10,256,2048,official,default,SigmaClip,1048576000,524288000,,,,25000,0.5,-,-,not run: needs ~24.4 GB (> 16 GB),2026-01-01,jwst 3.0.0,m"
+                    .to_string(),
             ],
         );
         let md = dir.path().join("R.md");
