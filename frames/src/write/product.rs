@@ -433,6 +433,42 @@ impl ProductFile {
         placeholder_checksum(f)?;
         f.reserve_cards(PRIMARY_SPARE_CARDS)?;
         self.nhdus = 1;
+        // cfitsio zero-fills every data unit it steps over, 4 KiB write by 4 KiB write (5 GB
+        // of zeros for a 200-integration calints, all of it overwritten by the pixel writes).
+        // Extending the file first (a hole, read as zeros) and reopening it makes cfitsio see
+        // the space as existing: it writes only the headers. The file is cut to its exact end
+        // below; the bytes are the same.
+        let room: u64 = items
+            .iter()
+            .map(|it| match it {
+                Item::Image { dtype, shape, .. } => {
+                    let n = (shape.iter().product::<usize>() * dtype.size()) as u64;
+                    n.div_ceil(2880) * 2880 + (1 << 20)
+                }
+                Item::CopyTable { .. } => 1 << 20,
+            })
+            .sum();
+        if let Some(f) = self.fits.take() {
+            f.close()?;
+        }
+        let extend = |len: Option<u64>| -> Result<()> {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.tmp)
+                .map_err(|e| FramesError::io(&self.tmp, e))?;
+            let len = match len {
+                Some(l) => l,
+                None => {
+                    file.metadata()
+                        .map_err(|e| FramesError::io(&self.tmp, e))?
+                        .len()
+                        + room
+                }
+            };
+            file.set_len(len).map_err(|e| FramesError::io(&self.tmp, e))
+        };
+        extend(None)?;
+        self.fits = Some(CFits::open_readwrite(&self.tmp)?);
 
         // --- extensions ---
         for item in items {
@@ -488,7 +524,13 @@ impl ProductFile {
                 }
             }
         }
-        Ok(())
+        let f = self.fits.as_mut().expect("open");
+        f.goto_index(self.nhdus - 1)?;
+        let (_, _, end) = f.hdu_offsets()?;
+        if let Some(f) = self.fits.take() {
+            f.close()?;
+        }
+        extend(Some(end))
     }
 
     /// Write rows `y0 .. y0 + band.nrows()` of image `name` at leading indices `lead`
