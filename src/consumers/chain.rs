@@ -10,8 +10,9 @@
 //! as each integration is fitted; the chain does not care which.
 
 use super::image2::{Image2, Image2Settings, Image2Sink};
-use super::source::ProductInfo;
-use super::tso3::{run_member, MemberPlan, MemberReport, Tso3Settings};
+use super::outlier::RefetchSlot;
+use super::source::{ProductInfo, RateProduct};
+use super::tso3::{refetch_from, run_member, MemberPlan, MemberReport, Tso3Settings};
 use std::path::{Path, PathBuf};
 use stream::plane::{drain, PlaneSink, PlaneSource};
 
@@ -69,6 +70,17 @@ pub fn run_chain(plan: &ChainPlan, source: &mut dyn PlaneSource) -> anyhow::Resu
     }
     let mut report = ChainReport::default();
     let mut calints = None;
+    // The outlier window reads the planes it waits on back from the _calints being written
+    // (or, without image2, from the input file) instead of holding them.
+    let refetch = RefetchSlot::default();
+    if image2.is_none() {
+        if let Some(f) = &plan.input_file {
+            let product = std::sync::Arc::new(RateProduct::open(f)?);
+            if product.nplanes() == g.nints && product.shape() == (g.ny, g.nx) {
+                refetch.set(refetch_from(product));
+            }
+        }
+    }
     let mut feed = |sink: Option<&mut dyn PlaneSink>,
                     calints: &mut Option<PathBuf>|
      -> Result<(), stream::plane::PlaneError> {
@@ -77,6 +89,9 @@ pub fn run_chain(plan: &ChainPlan, source: &mut dyn PlaneSource) -> anyhow::Resu
                 let mut im =
                     Image2Sink::create(i, &plan.calints_path, true, g.nints, g.ny, g.nx, sink)
                         .map_err(|e| stream::plane::PlaneError::Sink(format!("{e:#}")))?;
+                if let Some(f) = im.refetch() {
+                    refetch.set(f);
+                }
                 drain(source, &mut im)?;
                 *calints = im.output().map(Path::to_path_buf);
                 Ok(())
@@ -100,6 +115,7 @@ pub fn run_chain(plan: &ChainPlan, source: &mut dyn PlaneSource) -> anyhow::Resu
                 nints: g.nints,
                 ny: g.ny,
                 nx: g.nx,
+                refetch: refetch.clone(),
             };
             let r = run_member(&member, |sink| feed(Some(sink), &mut calints))?;
             report.tso3 = Some(r);

@@ -13,6 +13,7 @@ use frames::refs::photom::PhotomRef;
 use frames::write::{CalBand, CalWriter, CalintsWriter, ProductHeader};
 use ndarray::ArrayView2;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 use stream::plane::{PlaneError, PlaneSink, RatePlane};
 
 /// Typed image2 options from a parsed command line.
@@ -295,13 +296,52 @@ enum Writer {
     Image(CalWriter),
 }
 
+/// How many planes a writer thread has put in its file (they come in order), so a reader of
+/// the file being written can wait for the one it wants.
+#[derive(Debug, Default)]
+pub struct WriteProgress {
+    /// (planes written, writer stopped)
+    state: Mutex<(usize, bool)>,
+    cv: Condvar,
+}
+
+impl WriteProgress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn advance(&self, written: usize) {
+        let mut s = self.lock();
+        s.0 = s.0.max(written);
+        self.cv.notify_all();
+    }
+    fn stop(&self) {
+        self.lock().1 = true;
+        self.cv.notify_all();
+    }
+    /// Wait until plane `k` is in the file; false if the writer stopped before writing it.
+    pub fn wait_for(&self, k: usize) -> bool {
+        let mut s = self.lock();
+        while s.0 <= k && !s.1 {
+            s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.0 > k
+    }
+}
+
 /// Writes calibrated planes to `_calints` (cube) or `_cal` (image); runs on a writer thread.
 pub struct CalPlaneWriter {
     writer: Option<Writer>,
     zeros: Vec<f32>,
     path: PathBuf,
+    progress: Arc<WriteProgress>,
     /// The product, once finished.
     pub written: Option<PathBuf>,
+}
+
+impl Drop for CalPlaneWriter {
+    fn drop(&mut self) {
+        self.progress.stop();
+    }
 }
 
 impl PlaneSink for CalPlaneWriter {
@@ -314,12 +354,17 @@ impl PlaneSink for CalPlaneWriter {
             Writer::Cube(w) => w.write_band(plane.index, 0, b),
             Writer::Image(w) => w.write_band(0, b),
         })
-        .map_err(|e| PlaneError::Sink(e.to_string()))?;
+        .map_err(|e| {
+            self.progress.stop();
+            PlaneError::Sink(e.to_string())
+        })?;
+        self.progress.advance(plane.index + 1);
         super::pool::recycle(plane);
         Ok(())
     }
 
     fn finish(&mut self) -> Result<(), PlaneError> {
+        self.progress.stop();
         if let Some(w) = self.writer.take() {
             let p = match w {
                 Writer::Cube(w) => w.finish(),
@@ -339,6 +384,8 @@ pub struct Image2Sink<'a> {
     writer: Offload<CalPlaneWriter>,
     next: Option<&'a mut dyn PlaneSink>,
     written: Option<PathBuf>,
+    /// The `_calints` being written (its temporary name) and the writer's progress.
+    being_written: Option<(PathBuf, Arc<WriteProgress>)>,
 }
 
 impl<'a> Image2Sink<'a> {
@@ -383,10 +430,16 @@ impl<'a> Image2Sink<'a> {
                 Writer::Image(w) => w.write_area_band(0, v)?,
             }
         }
+        let progress = Arc::new(WriteProgress::default());
+        let being_written = match &writer {
+            Writer::Cube(w) => Some((w.temp_path().to_path_buf(), progress.clone())),
+            Writer::Image(_) => None,
+        };
         let w = CalPlaneWriter {
             writer: Some(writer),
             zeros: vec![0.0; ny * nx],
             path: path.to_path_buf(),
+            progress,
             written: None,
         };
         Ok(Image2Sink {
@@ -394,7 +447,26 @@ impl<'a> Image2Sink<'a> {
             writer: Offload::spawn(w, 2),
             next,
             written: None,
+            being_written,
         })
+    }
+
+    /// Reads calibrated planes back from the `_calints` being written (waiting for the writer
+    /// thread when it is behind): what a later stage can use instead of holding planes.
+    /// `None` for a `_cal` image, or if the file cannot be opened.
+    pub fn refetch(&self) -> Option<super::outlier::Refetch> {
+        let (path, progress) = self.being_written.clone()?;
+        let product = super::source::RateProduct::open(&path).ok()?;
+        Some(Box::new(move |k| {
+            if !progress.wait_for(k) {
+                return Err(PlaneError::Sink(format!(
+                    "image2: the _calints writer stopped before integration {k}"
+                )));
+            }
+            product
+                .plane(k)
+                .map_err(|e| PlaneError::Source(e.to_string()))
+        }))
     }
 
     /// The product written (after `finish`).

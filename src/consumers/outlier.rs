@@ -18,10 +18,15 @@
 //!
 //! Streaming: the rolling median is kept per pixel as a sorted window of `w` values (one
 //! removal and one insertion per integration), and an integration leaves the stage as soon as
-//! the window that holds its median is complete — `w//2` integrations of latency. Memory: the
-//! sorted window and the masked SCI of `w` integrations, plus the `w//2 + 1` integrations waiting
-//! to be flagged. The all-integration median (and the `w = 2` quirk) needs every integration,
-//! so it holds the whole exposure (by default only when nints <= 25).
+//! the window that holds its median is complete — `w//2` integrations of latency (`w − 1` for
+//! the first ones, which wait for the first full window). Memory: the sorted window (`w` keys
+//! per pixel) and the masked SCI of the integrations already emitted but still in the window
+//! (their keys leave it later). The integrations waiting to be flagged are held whole unless
+//! they can be read back ([`RefetchSlot`]: the `_calints` image2 has just written, or the input
+//! file), in which case only their index is kept and each is read again, unchanged, when its
+//! median is ready — so the stage holds no plane at all between windows. The all-integration
+//! median (and the `w = 2` quirk) needs every integration, so it holds the whole exposure (by
+//! default only when nints <= 25).
 //!
 //! One deliberate difference: "no good pixel anywhere in the exposure" (threshold NaN) cannot
 //! be known before the end, so the stage assumes some pixel is good. It only matters for inputs
@@ -30,8 +35,46 @@
 
 use super::nanmatch::match_nans_and_flags;
 use frames::dq;
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use stream::plane::{PlaneError, PlaneSink, RatePlane};
+use std::rc::Rc;
+use stream::plane::{PlaneError, PlaneSink, PlaneTimes, RatePlane};
+
+/// Reads plane `k` of the stream back, exactly as it was pushed.
+pub type Refetch = Box<dyn FnMut(usize) -> Result<RatePlane, PlaneError>>;
+
+/// Where the planes of a stream can be read back, once known (filled by whoever writes or
+/// reads the file the planes are in; shared with the detector, which holds whole planes while
+/// it is empty).
+#[derive(Clone, Default)]
+pub struct RefetchSlot(Rc<RefCell<Option<Refetch>>>);
+
+impl RefetchSlot {
+    pub fn set(&self, f: Refetch) {
+        *self.0.borrow_mut() = Some(f);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+    fn fetch(&self, k: usize) -> Result<RatePlane, PlaneError> {
+        match self.0.borrow_mut().as_mut() {
+            Some(f) => f(k),
+            None => Err(PlaneError::Sink(format!(
+                "outlier_detection: integration {k} cannot be read back"
+            ))),
+        }
+    }
+}
+
+/// A plane waiting for its median: whole, or only what is needed to read it back.
+enum Held {
+    Whole(RatePlane),
+    Later {
+        index: usize,
+        times: Option<PlaneTimes>,
+        var_flat: bool,
+    },
+}
 
 /// outlier_detection parameters used in TSO mode.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -239,15 +282,17 @@ pub struct OutlierDetector {
     npix: usize,
     snr32: f32,
     /// Planes received but not yet emitted (front = next to emit).
-    pending: VecDeque<RatePlane>,
+    pending: VecDeque<Held>,
+    refetch: RefetchSlot,
     /// Index of the next plane to emit.
     next_emit: usize,
     received: usize,
     // --- rolling window state ---
     /// Per pixel, `w` sorted keys (pixel-major).
     sorted: Vec<u32>,
-    /// Masked SCI of the planes in the window (ring of `w`).
-    ring: Vec<Vec<f32>>,
+    /// Masked SCI of the planes emitted but still in the window (front = oldest), as
+    /// (index, values): what leaves the sorted windows when the window moves past them.
+    emitted: VecDeque<(usize, Vec<f32>)>,
     /// Median of the centre to apply to planes up to and including `median_upto`.
     current: Option<(Vec<f64>, usize)>,
     /// Outliers flagged so far.
@@ -267,9 +312,9 @@ impl OutlierDetector {
             OutlierMode::AllIntegrations
         };
         let npix = ny * nx;
-        let (sorted, ring) = match mode {
-            OutlierMode::Rolling { w } => (vec![0u32; npix * w], vec![Vec::new(); w]),
-            _ => (Vec::new(), Vec::new()),
+        let sorted = match mode {
+            OutlierMode::Rolling { w } => vec![0u32; npix * w],
+            _ => Vec::new(),
         };
         OutlierDetector {
             snr32: params.snr as f32,
@@ -278,22 +323,33 @@ impl OutlierDetector {
             nints,
             npix,
             pending: VecDeque::new(),
+            refetch: RefetchSlot::default(),
             next_emit: 0,
             received: 0,
             sorted,
-            ring,
+            emitted: VecDeque::new(),
             current: None,
             flagged: 0,
         }
+    }
+
+    /// Read the planes waiting for their median back from `slot` once it is filled, instead
+    /// of holding them (rolling mode).
+    pub fn with_refetch(mut self, slot: RefetchSlot) -> Self {
+        self.refetch = slot;
+        self
     }
 
     pub fn mode(&self) -> OutlierMode {
         self.mode
     }
 
-    /// Planes currently held (for memory accounting).
+    /// Whole planes currently held (for memory accounting).
     pub fn held_planes(&self) -> usize {
-        self.pending.len()
+        self.pending
+            .iter()
+            .filter(|h| matches!(h, Held::Whole(_)))
+            .count()
     }
 
     fn is_good(&self, d: u32) -> bool {
@@ -348,20 +404,58 @@ impl OutlierDetector {
     }
 
     /// Take the next plane; returns the planes that are now flagged, in order.
-    pub fn push(&mut self, plane: RatePlane) -> Vec<RatePlane> {
+    pub fn push(&mut self, plane: RatePlane) -> Result<Vec<RatePlane>, PlaneError> {
+        let mut ready = Vec::new();
+        self.push_into(plane, &mut |p| {
+            ready.push(p);
+            Ok(())
+        })?;
+        Ok(ready)
+    }
+
+    /// [`push`](Self::push), handing each plane that is now flagged to `out` as soon as it is
+    /// (one at a time: the first window releases `w//2 + 1` planes at once).
+    pub fn push_into(
+        &mut self,
+        plane: RatePlane,
+        out: &mut dyn FnMut(RatePlane) -> Result<(), PlaneError>,
+    ) -> Result<(), PlaneError> {
         let k = self.received;
         self.received += 1;
         match self.mode {
             OutlierMode::Rolling { w } => {
-                // The slot of plane k − w: its values leave the window, then it holds plane k's.
-                let mut slot = std::mem::take(&mut self.ring[k % w]);
+                // Plane k − w (emitted by now) leaves the window as plane k enters it.
+                let old = if k >= w {
+                    match self.emitted.pop_front() {
+                        Some((i, v)) if i == k - w => Some(v),
+                        _ => {
+                            return Err(PlaneError::Sink(format!(
+                                "outlier_detection: integration {} left the window unseen",
+                                k - w
+                            )))
+                        }
+                    }
+                } else {
+                    None
+                };
                 let full = k + 1 >= w;
                 let mut med = self.current.take().map(|(m, _)| m).unwrap_or_default();
                 // The window's median is taken in the same pass over the sorted windows.
-                self.slide(k, w, &plane, &slot, full.then_some(&mut med));
-                self.masked_sci_into(&plane, &mut slot);
-                self.ring[k % w] = slot;
-                self.pending.push_back(plane);
+                let old_vals = old.as_deref().unwrap_or(&[]);
+                self.slide(k, w, &plane, old_vals, full.then_some(&mut med));
+                if let Some(v) = old {
+                    super::pool::give_f32(v);
+                }
+                if self.refetch.is_set() {
+                    self.pending.push_back(Held::Later {
+                        index: plane.index,
+                        times: plane.times,
+                        var_flat: plane.var_flat.is_some(),
+                    });
+                    super::pool::recycle(plane);
+                } else {
+                    self.pending.push_back(Held::Whole(plane));
+                }
                 if full {
                     let s = k + 1 - w;
                     let hw = w / 2;
@@ -374,13 +468,40 @@ impl OutlierDetector {
                         c
                     };
                     self.current = Some((med, upto));
-                    return self.emit_ready();
+                    return self.emit_ready(out);
                 }
-                Vec::new()
+                Ok(())
             }
             OutlierMode::AllIntegrations | OutlierMode::LastPair => {
-                self.pending.push_back(plane);
-                Vec::new()
+                self.pending.push_back(Held::Whole(plane));
+                Ok(())
+            }
+        }
+    }
+
+    /// The plane a held entry stands for, as it was pushed.
+    fn unhold(&self, h: Held) -> Result<RatePlane, PlaneError> {
+        match h {
+            Held::Whole(p) => Ok(p),
+            Held::Later {
+                index,
+                times,
+                var_flat,
+            } => {
+                let mut p = self.refetch.fetch(index)?;
+                if p.index != index || p.pixels() != self.npix {
+                    return Err(PlaneError::Sink(format!(
+                        "outlier_detection: integration {index} read back as a different plane"
+                    )));
+                }
+                p.times = times;
+                if !var_flat {
+                    // A product writes VAR_FLAT zeros for a plane without one: drop them again.
+                    if let Some(v) = p.var_flat.take() {
+                        super::pool::give_f32(v);
+                    }
+                }
+                Ok(p)
             }
         }
     }
@@ -415,7 +536,7 @@ impl OutlierDetector {
         const CHUNK: usize = 8192;
         let npix = self.npix;
         let old_of = |p0: usize, n: usize| -> &[f32] {
-            if k >= w {
+            if !old.is_empty() {
                 &old[p0..p0 + n]
             } else {
                 &[]
@@ -449,50 +570,75 @@ impl OutlierDetector {
         }
     }
 
-    fn emit_ready(&mut self) -> Vec<RatePlane> {
-        let mut ready = Vec::new();
+    fn emit_ready(
+        &mut self,
+        out: &mut dyn FnMut(RatePlane) -> Result<(), PlaneError>,
+    ) -> Result<(), PlaneError> {
         let Some((med, upto)) = self.current.take() else {
-            return ready;
+            return Ok(());
         };
+        let mut result = Ok(());
         while self.next_emit <= upto {
-            let Some(mut p) = self.pending.pop_front() else {
+            let Some(h) = self.pending.pop_front() else {
                 break;
             };
+            let mut p = match self.unhold(h) {
+                Ok(p) => p,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            // Its keys leave the sorted windows later: keep them (before flagging).
+            let mut m = super::pool::take_f32(self.npix);
+            self.masked_sci_into(&p, &mut m);
+            self.emitted.push_back((p.index, m));
             self.flagged += flag(&mut p, &Median::F64(&med), self.snr32);
             self.next_emit += 1;
-            ready.push(p);
+            if let Err(e) = out(p) {
+                result = Err(e);
+                break;
+            }
         }
         self.current = Some((med, upto));
-        ready
+        result
     }
 
     /// The stream is over: flag and return everything still held.
-    pub fn finish(&mut self) -> Vec<RatePlane> {
-        match self.mode {
+    pub fn finish(&mut self) -> Result<Vec<RatePlane>, PlaneError> {
+        let pending: Vec<RatePlane> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|h| self.unhold(h))
+            .collect::<Result<_, _>>()?;
+        self.pending.clear();
+        Ok(match self.mode {
             OutlierMode::Rolling { .. } => {
                 // Every plane was emitted when the last window completed.
-                self.pending.drain(..).collect()
+                for (_, v) in self.emitted.drain(..) {
+                    super::pool::give_f32(v);
+                }
+                pending
             }
             OutlierMode::AllIntegrations => {
-                let mut scratch = Vec::with_capacity(self.pending.len());
+                let mut scratch = Vec::with_capacity(pending.len());
                 let med: Vec<f32> = (0..self.npix)
                     .map(|i| {
                         super::numeric::nanmedian_f32(
-                            self.pending.iter().map(|p| p.sci[i]),
+                            pending.iter().map(|p| p.sci[i]),
                             &mut scratch,
                         )
                     })
                     .collect();
                 let m = Median::F32(&med);
-                let mut out: Vec<RatePlane> = self.pending.drain(..).collect();
+                let mut out = pending;
                 for p in &mut out {
                     self.flagged += flag(p, &m, self.snr32);
                 }
                 out
             }
             OutlierMode::LastPair => {
-                let n = self.pending.len();
-                let mut out: Vec<RatePlane> = self.pending.drain(..).collect();
+                let n = pending.len();
+                let mut out = pending;
                 if n >= 2 {
                     let a = self.masked_sci(&out[n - 2]);
                     let b = self.masked_sci(&out[n - 1]);
@@ -514,7 +660,7 @@ impl OutlierDetector {
                 }
                 out
             }
-        }
+        })
     }
 }
 
@@ -560,13 +706,11 @@ impl<'a> OutlierSink<'a> {
 
 impl PlaneSink for OutlierSink<'_> {
     fn accept(&mut self, plane: RatePlane) -> Result<(), PlaneError> {
-        for p in self.detector.push(plane) {
-            self.next.accept(p)?;
-        }
-        Ok(())
+        let next = &mut *self.next;
+        self.detector.push_into(plane, &mut |p| next.accept(p))
     }
     fn finish(&mut self) -> Result<(), PlaneError> {
-        for p in self.detector.finish() {
+        for p in self.detector.finish()? {
             self.next.accept(p)?;
         }
         self.next.finish()
@@ -664,16 +808,31 @@ mod tests {
             for (t, p) in want.iter_mut().enumerate() {
                 flag(p, &Median::F64(&med[t]), 0.5);
             }
-            let mut det = OutlierDetector::new(params, nints, ny, nx);
-            let mut got = Vec::new();
-            for p in planes.clone() {
-                got.extend(det.push(p));
-            }
-            got.extend(det.finish());
-            assert_eq!(got.len(), nints, "w={w}");
-            for (a, b) in got.iter().zip(&want) {
-                assert_eq!(a.index, b.index);
-                assert_eq!(a.dq, b.dq, "w={w} plane {}", a.index);
+            // Holding whole planes, and reading them back from a store.
+            for refetch in [false, true] {
+                let slot = RefetchSlot::default();
+                if refetch {
+                    let store = planes.clone();
+                    slot.set(Box::new(move |k| Ok(store[k].clone())));
+                }
+                let mut det = OutlierDetector::new(params, nints, ny, nx).with_refetch(slot);
+                let mut got = Vec::new();
+                for p in planes.clone() {
+                    got.extend(det.push(p).unwrap());
+                    if refetch && matches!(det.mode(), OutlierMode::Rolling { .. }) {
+                        assert_eq!(det.held_planes(), 0);
+                    }
+                }
+                got.extend(det.finish().unwrap());
+                assert_eq!(got.len(), nints, "w={w}");
+                for (a, b) in got.iter().zip(&want) {
+                    assert_eq!(a.index, b.index);
+                    assert_eq!(a.dq, b.dq, "w={w} plane {}", a.index);
+                    assert_eq!(a.sci.len(), b.sci.len());
+                    for (x, y) in a.sci.iter().zip(&b.sci) {
+                        assert_eq!(x.to_bits(), y.to_bits());
+                    }
+                }
             }
         }
     }

@@ -8,7 +8,9 @@
 use super::ecsv::Table;
 use super::image2::{output_dir, reference};
 use super::offload::Offload;
-use super::outlier::{parse_good_bits, parse_snr, OutlierDetector, OutlierParams, OutlierSink};
+use super::outlier::{
+    parse_good_bits, parse_snr, OutlierDetector, OutlierParams, OutlierSink, RefetchSlot,
+};
 use super::source::{ProductInfo, RateProduct};
 use super::tso_photometry::{PhotometryParams, PhotometrySetup, PhotometrySink, Reread};
 use super::white_light::{WhiteLightParams, WhiteLightSink};
@@ -254,6 +256,9 @@ pub struct MemberPlan<'p> {
     pub nints: usize,
     pub ny: usize,
     pub nx: usize,
+    /// Where the outlier window reads the planes waiting for their median back (filled by the
+    /// feed once the file holding them exists); empty: it holds them.
+    pub refetch: RefetchSlot,
 }
 
 /// Build the tso3 sink chain for one member, run `feed` (which must push every plane into the
@@ -331,7 +336,8 @@ pub fn run_member(
         let mut tee = Tee { sinks };
         match &s.outlier {
             Some(op) => {
-                let det = OutlierDetector::new(*op, plan.nints, plan.ny, plan.nx);
+                let det = OutlierDetector::new(*op, plan.nints, plan.ny, plan.nx)
+                    .with_refetch(plan.refetch.clone());
                 let mut od = OutlierSink::new(det, &mut tee);
                 feed(&mut od).map_err(|e| anyhow::anyhow!("tso3: {e}"))?;
                 flagged = od.detector.flagged;
@@ -482,7 +488,9 @@ pub fn run_members(s: &Tso3Settings, m: &Members) -> anyhow::Result<Tso3Report> 
             nints: product.nplanes(),
             ny,
             nx,
+            refetch: RefetchSlot::default(),
         };
+        plan.refetch.set(refetch_from(product.clone()));
         let mut src = super::source::FilePlaneSource::new(product.clone());
         let r = run_member(&plan, |sink| {
             stream::plane::drain(&mut src, sink).map(|_| ())
@@ -493,6 +501,15 @@ pub fn run_members(s: &Tso3Settings, m: &Members) -> anyhow::Result<Tso3Report> 
     rep.catalog = cat;
     rep.plot = plot;
     Ok(rep)
+}
+
+/// Reads the planes of a product file back (for [`RefetchSlot`]).
+pub fn refetch_from(product: std::sync::Arc<RateProduct>) -> super::outlier::Refetch {
+    Box::new(move |k| {
+        product
+            .plane(k)
+            .map_err(|e| PlaneError::Source(e.to_string()))
+    })
 }
 
 /// The AREA image of a product, if it has one.
