@@ -444,7 +444,7 @@ impl<'a> Image2Sink<'a> {
         };
         Ok(Image2Sink {
             image2,
-            writer: Offload::spawn(w, 2),
+            writer: Offload::spawn(w, 1),
             next,
             written: None,
             being_written,

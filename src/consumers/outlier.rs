@@ -227,19 +227,27 @@ fn slide_pixels(
         if !old.is_empty() {
             let ok = key(old[p]);
             if nk != ok {
-                let mut i = win.partition_point(|&x| x < ok);
-                if nk > ok {
-                    while i + 1 < w && win[i + 1] < nk {
-                        win[i] = win[i + 1];
-                        i += 1;
-                    }
-                } else {
-                    while i > 0 && win[i - 1] > nk {
-                        win[i] = win[i - 1];
-                        i -= 1;
-                    }
+                // Ranks by counting (branch-free, vectorised) rather than searching: `ok` sits
+                // at `lo`, the first of its copies; `nk` goes before the first key >= it.
+                let (mut lo, mut ln) = (0u32, 0u32);
+                for &x in win.iter() {
+                    lo += u32::from(x < ok);
+                    ln += u32::from(x < nk);
                 }
-                win[i] = nk;
+                let (lo, ln) = (lo as usize, ln as usize);
+                if nk > ok {
+                    // `ok` (< nk) leaves: the keys between move down one place.
+                    let j = ln - 1;
+                    for t in lo..j {
+                        win[t] = win[t + 1];
+                    }
+                    win[j] = nk;
+                } else {
+                    for t in (ln..lo).rev() {
+                        win[t + 1] = win[t];
+                    }
+                    win[ln] = nk;
+                }
             }
         } else {
             let mut i = count;

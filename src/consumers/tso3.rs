@@ -318,7 +318,7 @@ pub fn run_member(
             &plan.bunit,
             plan.area.as_deref(),
         )?)
-        .map(|c| Offload::spawn(c, 2)),
+        .map(|c| Offload::spawn(c, 1)),
         None => None,
     };
     let mut flagged = 0;
