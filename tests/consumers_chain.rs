@@ -369,3 +369,68 @@ fn demo_runs_the_whole_chain() {
     let png = std::fs::read(products.join(format!("{BASE}_phot.png"))).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 }
+
+/// The outlier window reads the integrations waiting for their median back from the _calints
+/// image2 is writing (the writer thread may lag: with a window of 3 each plane is read back one
+/// integration after it arrived) instead of holding them: the _crfints is the same, array for
+/// array and bit for bit, as when the planes are held (a feed with no file behind it).
+#[test]
+fn outlier_window_reading_planes_back_equals_holding_them() {
+    use sloper::consumers::outlier::RefetchSlot;
+    use sloper::consumers::tso3::{read_area, run_member, MemberPlan};
+    let t = tempfile::tempdir().unwrap();
+    let (i2, mut t3) = settings(t.path());
+    t3.photometry = None;
+    t3.outlier.as_mut().unwrap().rolling_window_width = 3;
+    let input = unpack(
+        t.path(),
+        "tsimg_rateints.fits",
+        &format!("{BASE}_rateints.fits"),
+    );
+    let product = Arc::new(RateProduct::open(&input).unwrap());
+    let info = product.info().clone();
+    let p = plan(t.path(), &i2, &t3, &info, &input);
+    let rep = run_chain(&p, &mut FilePlaneSource::new(product)).unwrap();
+    let streamed = rep.tso3.unwrap();
+    let calints = rep.calints.unwrap();
+
+    let cal = Arc::new(RateProduct::open(&calints).unwrap());
+    let cinfo = cal.info().clone();
+    let (ny, nx) = cal.shape();
+    let held_path = t.path().join("held_crfints.fits");
+    let member = MemberPlan {
+        settings: &t3,
+        info: &cinfo,
+        crf_header: frames::write::ProductHeader {
+            input: calints.clone(),
+            ..Default::default()
+        },
+        crf_path: held_path.clone(),
+        input_file: None,
+        bunit: cinfo.bunit_data.clone().unwrap(),
+        area: read_area(&calints).unwrap(),
+        nints: cal.nplanes(),
+        ny,
+        nx,
+        refetch: RefetchSlot::default(),
+    };
+    // Planes from memory: nothing to read back, so the window holds them.
+    let planes: Vec<_> = (0..cal.nplanes()).map(|k| cal.plane(k).unwrap()).collect();
+    let mut src = stream::plane::VecPlaneSource::new(cal.geometry(), planes);
+    let held = run_member(&member, |sink| {
+        stream::plane::drain(&mut src, sink).map(|_| ())
+    })
+    .unwrap();
+    assert_eq!(streamed.flagged, held.flagged);
+    assert!(held.flagged > 0);
+    let a = streamed.crfints.unwrap();
+    assert_eq!(read_u32(&a, "DQ"), read_u32(&held_path, "DQ"));
+    for hdu in ["SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"] {
+        let (x, y) = (read_f32(&a, hdu), read_f32(&held_path, hdu));
+        assert_eq!(x.len(), y.len());
+        assert!(
+            x.iter().zip(&y).all(|(u, v)| u.to_bits() == v.to_bits()),
+            "{hdu}"
+        );
+    }
+}
