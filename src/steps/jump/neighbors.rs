@@ -106,7 +106,11 @@ pub fn flag_four_neighbors(
                 let marks_of = |p: usize| &marks[p * gpp..(p + 1) * gpp];
                 let own = marks_of(pix);
                 let up = if row > 0 { marks_of(pix - nx) } else { own };
-                let down = if row + 1 < rows { marks_of(pix + nx) } else { own };
+                let down = if row + 1 < rows {
+                    marks_of(pix + nx)
+                } else {
+                    own
+                };
                 let left = if col > 0 { marks_of(pix - 1) } else { own };
                 let right = if col + 1 < nx { marks_of(pix + 1) } else { own };
                 let q = &mut qrow[col * gpp..(col + 1) * gpp];

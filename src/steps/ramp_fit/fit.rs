@@ -67,7 +67,14 @@ pub(crate) struct WeightSums {
 }
 
 impl WeightSums {
-    fn compute(&mut self, table: &WeightTable, px: &PixelFit, len: usize, start: usize, power: usize) {
+    fn compute(
+        &mut self,
+        table: &WeightTable,
+        px: &PixelFit,
+        len: usize,
+        start: usize,
+        power: usize,
+    ) {
         self.key = (len, start, power);
         self.w.clear();
         self.xw.clear();
