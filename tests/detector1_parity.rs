@@ -166,27 +166,45 @@ fn zeroframe_without_suppression_is_refused_online() {
     let out = tmp.path().join("out");
     unpack_fits(&fixture, &input);
     let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
-        .arg("detector1")
-        .arg(&uncal)
-        .arg("--refs")
-        .arg(&input)
-        .arg(format!("--output_dir={}", out.display()))
-        .args([
-            "--mode=online",
-            "--steps.ramp_fit.suppress_one_group=false",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("ZEROFRAME") && err.contains("suppress_one_group"),
-        "{err}"
-    );
-    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
-    assert_eq!(left, 0, "no product may be left behind");
+    let refused = |uncal: &Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+            .arg("detector1")
+            .arg(uncal)
+            .arg("--refs")
+            .arg(&input)
+            .arg(format!("--output_dir={}", out.display()))
+            .args([
+                "--mode=online",
+                "--steps.ramp_fit.suppress_one_group=false",
+                "--quiet",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("ZEROFRAME")
+                && err.contains("suppress_one_group")
+                && err.contains("--mode=exact"),
+            "{err}"
+        );
+        let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "no product may be left behind");
+    };
+    refused(&uncal);
+    // ZEROFRAM = F with the HDU present: the official fit still reads the HDU, so online must
+    // refuse this too (it would otherwise fit without it).
+    let mut bytes = std::fs::read(&uncal).unwrap();
+    let card = bytes
+        .chunks(80)
+        .position(|c| c.starts_with(b"ZEROFRAM="))
+        .expect("ZEROFRAM card");
+    let value = &mut bytes[card * 80..card * 80 + 30];
+    assert_eq!(value[29], b'T');
+    value[29] = b'F';
+    let flipped = input.join("jw01234001001_01101_00001_nrcalong-f_uncal.fits");
+    std::fs::write(&flipped, bytes).unwrap();
+    refused(&flipped);
 }
 
 /// The ipc step with the kernel given as the official run got it (ORACLE_IPC=1:

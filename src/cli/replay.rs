@@ -153,6 +153,7 @@ impl PlaneSink for Progress<'_> {
 /// Replay one exposure.
 pub fn replay(settings: &Detector1Settings, o: &ReplayOptions) -> Result<ReplayReport> {
     let raw = Arc::new(RawExposure::open(&settings.input)?);
+    crate::pipeline::online::refuse_unsupported_zeroframe(settings, &raw)?;
     let meta = raw.meta().clone();
     let interval = o.speed.interval(meta.tgroup);
     let (tx, mut src) = stream::live_feed(geometry_of(&raw), o.feed_capacity);

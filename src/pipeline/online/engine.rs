@@ -189,11 +189,8 @@ impl OnlineEngine {
         let nints = meta.nints_in_file();
         let (ngroups, ny, nx) = (meta.ngroups, meta.subsize2, meta.subsize1);
         let npix = ny * nx;
-        if meta.zero_frame && !s.ramp_fit.suppress_one_group {
-            anyhow::bail!(
-                "{}: ZEROFRAME with suppress_one_group=false is not supported yet",
-                input.display()
-            );
+        if meta.zero_frame && zeroframe_reaches_the_fit(s, ngroups) {
+            anyhow::bail!("{}: {ZEROFRAME_REFUSAL}", input.display());
         }
         let mut times = StageTimes::default();
         let t0 = Instant::now();
@@ -867,3 +864,14 @@ impl FrameProcessor for OnlineEngine {
         Ok(None)
     }
 }
+
+/// Whether the ramp fit would read a ZEROFRAME: only when suppress_one_group is effectively off
+/// (set false, or forced off by NGROUPS == 1, as stcal does).
+pub(crate) fn zeroframe_reaches_the_fit(s: &Detector1Settings, ngroups: usize) -> bool {
+    !s.ramp_fit.suppress_one_group || ngroups == 1
+}
+
+/// Why the online driver refuses an exposure whose ZEROFRAME the fit would use.
+pub(crate) const ZEROFRAME_REFUSAL: &str = "the ZEROFRAME is used by ramp fitting when \
+    suppress_one_group is off (set false, or NGROUPS == 1), which the online driver does not \
+    support; use --mode=exact";

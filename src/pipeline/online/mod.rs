@@ -90,6 +90,7 @@ where
 /// Hook for the detector1 CLI: `if mode == "online" { online::run_online(&settings)?; }`.
 pub fn run_online(settings: &Detector1Settings) -> Result<OnlineReport> {
     let raw = Arc::new(RawExposure::open(&settings.input)?);
+    refuse_unsupported_zeroframe(settings, &raw)?;
     let mut source = RawFileSource::new(raw.clone());
     run_stream(
         settings,
@@ -98,6 +99,20 @@ pub fn run_online(settings: &Detector1Settings) -> Result<OnlineReport> {
         &mut NullSink,
         OnlineOptions::default(),
     )
+}
+
+/// The official ramp fit reads the ZEROFRAME HDU whenever the file has one (even with
+/// ZEROFRAM = F) and suppress_one_group is effectively off; the online driver does not carry
+/// it, so such a file is refused instead of fitted differently.
+pub fn refuse_unsupported_zeroframe(settings: &Detector1Settings, raw: &RawExposure) -> Result<()> {
+    if raw.has_zeroframe() && engine::zeroframe_reaches_the_fit(settings, raw.ngroups()) {
+        anyhow::bail!(
+            "{}: {}",
+            settings.input.display(),
+            engine::ZEROFRAME_REFUSAL
+        );
+    }
+    Ok(())
 }
 
 /// Run the online engine on any frame source (`meta` describes the exposure the frames belong
