@@ -156,40 +156,46 @@ fn zeroframe_nosuppress_needs_the_parameter() {
     run_case("zeroframe_nosuppress", &[]);
 }
 
+/// Run `sloper detector1 UNCAL --refs REFS --mode=online EXTRA...` and check it is refused:
+/// exit status 1, every one of `words` in the message, nothing in the output directory.
+fn assert_refused_online(uncal: &Path, refs: &Path, extra: &[&str], words: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
+        .arg("detector1")
+        .arg(uncal)
+        .arg("--refs")
+        .arg(refs)
+        .arg(format!("--output_dir={}", out.path().display()))
+        .args(["--mode=online", "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(words.iter().all(|w| err.contains(w)), "{err}");
+    let left = std::fs::read_dir(out.path()).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no product may be left behind");
+}
+
+/// Unpack parity fixture `case` into `dir`; its raw exposure's path.
+fn unpack_case(case: &str, dir: &Path) -> std::path::PathBuf {
+    unpack_fits(&repo().join("fixtures/parity").join(case), dir);
+    dir.join("jw01234001001_01101_00001_nrcalong_uncal.fits")
+}
+
 /// The online driver does not pass the ZEROFRAME to its fit: with suppress_one_group=false on
 /// an exposure that has one it refuses clearly (the exact driver handles it), leaving nothing.
 #[test]
 fn zeroframe_without_suppression_is_refused_online() {
-    let fixture = repo().join("fixtures/parity/zeroframe_nosuppress");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    let out = tmp.path().join("out");
-    unpack_fits(&fixture, &input);
-    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    let input = tempfile::tempdir().unwrap();
+    let uncal = unpack_case("zeroframe_nosuppress", input.path());
     let refused = |uncal: &Path| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
-            .arg("detector1")
-            .arg(uncal)
-            .arg("--refs")
-            .arg(&input)
-            .arg(format!("--output_dir={}", out.display()))
-            .args([
-                "--mode=online",
-                "--steps.ramp_fit.suppress_one_group=false",
-                "--quiet",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            err.contains("ZEROFRAME")
-                && err.contains("suppress_one_group")
-                && err.contains("--mode=exact"),
-            "{err}"
-        );
-        let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
-        assert_eq!(left, 0, "no product may be left behind");
+        assert_refused_online(
+            uncal,
+            input.path(),
+            &["--steps.ramp_fit.suppress_one_group=false"],
+            &["ZEROFRAME", "suppress_one_group", "--mode=exact"],
+        )
     };
     refused(&uncal);
     // ZEROFRAM = F with the HDU present: the official fit still reads the HDU, so online must
@@ -202,7 +208,9 @@ fn zeroframe_without_suppression_is_refused_online() {
     let value = &mut bytes[card * 80..card * 80 + 30];
     assert_eq!(value[29], b'T');
     value[29] = b'F';
-    let flipped = input.join("jw01234001001_01101_00001_nrcalong-f_uncal.fits");
+    let flipped = input
+        .path()
+        .join("jw01234001001_01101_00001_nrcalong-f_uncal.fits");
     std::fs::write(&flipped, bytes).unwrap();
     refused(&flipped);
 }
@@ -346,33 +354,14 @@ fn comparison_detects_a_changed_parameter() {
 /// product.
 #[test]
 fn snowballs_are_refused_online() {
-    let fixture = repo().join("fixtures/parity/snowball");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    let out = tmp.path().join("out");
-    unpack_fits(&fixture, &input);
-    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
-        .arg("detector1")
-        .arg(&uncal)
-        .arg("--refs")
-        .arg(&input)
-        .arg(format!("--output_dir={}", out.display()))
-        .args([
-            "--mode=online",
-            "--steps.jump.expand_large_events=true",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("expand_large_events") && err.contains("--mode=exact"),
-        "{err}"
+    let input = tempfile::tempdir().unwrap();
+    let uncal = unpack_case("snowball", input.path());
+    assert_refused_online(
+        &uncal,
+        input.path(),
+        &["--steps.jump.expand_large_events=true"],
+        &["expand_large_events", "--mode=exact"],
     );
-    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
-    assert_eq!(left, 0, "no product may be left behind");
 }
 
 /// Read-level linearity (spec §9): INV_COEFFS (fixtures/parity/inv_linearity.py: a fitted
@@ -413,29 +402,12 @@ fn linearity_reads_zeroframe() {
 /// correction (it needs the k-th group near the end of each ramp): a clear refusal, no product.
 #[test]
 fn linearity_reads_refused_online() {
-    let fixture = repo().join("fixtures/parity/linearity_reads");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    let out = tmp.path().join("out");
-    unpack_fits(&fixture, &input);
-    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sloper"))
-        .arg("detector1")
-        .arg(&uncal)
-        .arg("--refs")
-        .arg(&input)
-        .arg(format!("--output_dir={}", out.display()))
-        .args(["--mode=online", "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("ref_linearity.fits")
-            && err.contains("INV_COEFFS")
-            && err.contains("--mode=exact"),
-        "{err}"
+    let input = tempfile::tempdir().unwrap();
+    let uncal = unpack_case("linearity_reads", input.path());
+    assert_refused_online(
+        &uncal,
+        input.path(),
+        &[],
+        &["ref_linearity.fits", "INV_COEFFS", "--mode=exact"],
     );
-    let left = std::fs::read_dir(&out).map_or(0, |d| d.count());
-    assert_eq!(left, 0, "no product may be left behind");
 }

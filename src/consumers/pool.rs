@@ -35,62 +35,46 @@ fn lock() -> std::sync::MutexGuard<'static, Free> {
     FREE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A free buffer of length `n` from `list`, if one is kept (its bytes leave the pool's count).
+fn take_from<T>(list: impl FnOnce(&mut Free) -> &mut Vec<Vec<T>>, n: usize) -> Option<Vec<T>> {
+    let mut f = lock();
+    let l = list(&mut f);
+    let v = l.swap_remove(l.iter().rposition(|v| v.len() == n)?);
+    f.bytes -= std::mem::size_of::<T>() * v.capacity();
+    Some(v)
+}
+
+/// Keep `v` in `list` unless it is empty or the pool is full.
+fn give_to<T>(list: impl FnOnce(&mut Free) -> &mut Vec<Vec<T>>, v: Vec<T>) {
+    let b = std::mem::size_of::<T>() * v.capacity();
+    if b == 0 {
+        return;
+    }
+    let mut f = lock();
+    if f.bytes + b <= KEEP_BYTES {
+        f.bytes += b;
+        list(&mut f).push(v);
+    }
+}
+
 /// A buffer of `n` values, contents unspecified (recycled when one of that length is free).
 pub fn take_f32(n: usize) -> Vec<f32> {
-    let got = {
-        let mut f = lock();
-        match f.f32s.iter().rposition(|v| v.len() == n) {
-            Some(i) => {
-                let v = f.f32s.swap_remove(i);
-                f.bytes -= 4 * v.capacity();
-                Some(v)
-            }
-            None => None,
-        }
-    };
-    got.unwrap_or_else(|| vec![0.0; n])
+    take_from(|f| &mut f.f32s, n).unwrap_or_else(|| vec![0.0; n])
 }
 
 /// As [`take_f32`] for DQ arrays.
 pub fn take_u32(n: usize) -> Vec<u32> {
-    let got = {
-        let mut f = lock();
-        match f.u32s.iter().rposition(|v| v.len() == n) {
-            Some(i) => {
-                let v = f.u32s.swap_remove(i);
-                f.bytes -= 4 * v.capacity();
-                Some(v)
-            }
-            None => None,
-        }
-    };
-    got.unwrap_or_else(|| vec![0; n])
+    take_from(|f| &mut f.u32s, n).unwrap_or_else(|| vec![0; n])
 }
 
 /// Hand a buffer back (dropped when the pool is full or the buffer is empty).
 pub fn give_f32(v: Vec<f32>) {
-    let b = 4 * v.capacity();
-    if b == 0 {
-        return;
-    }
-    let mut f = lock();
-    if f.bytes + b <= KEEP_BYTES {
-        f.bytes += b;
-        f.f32s.push(v);
-    }
+    give_to(|f| &mut f.f32s, v)
 }
 
 /// As [`give_f32`] for DQ arrays.
 pub fn give_u32(v: Vec<u32>) {
-    let b = 4 * v.capacity();
-    if b == 0 {
-        return;
-    }
-    let mut f = lock();
-    if f.bytes + b <= KEEP_BYTES {
-        f.bytes += b;
-        f.u32s.push(v);
-    }
+    give_to(|f| &mut f.u32s, v)
 }
 
 /// Hand back every array of a plane that is no longer needed.

@@ -598,7 +598,6 @@ pub fn process_tile(
     let jnp = jrows * jw;
     let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
     let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
-    let release_margin = (128 << 10) / (2 * nx) + 1;
     // Integrations read per round: at least one per thread, and up to 8 when NINTS is large,
     // so the transpose writes longer contiguous runs per pixel (fewer partial cache lines, fewer
     // passes over the region; 70 ints, one thread: 1.3 s less CPU of ~25 s); the plane-major
@@ -627,15 +626,9 @@ pub fn process_tile(
                         frames::raw::decode_u16_offset_be_to_f32(src, out);
                     }
                     // Keep mapped pages out of the resident set: release the rows after each
-                    // tile (a later column tile faults them back in from the page cache). The
-                    // kernel's fault-around maps up to 64 KiB around each fault, including rows
-                    // already released or not yet needed, so a margin either side is released.
-                    raw.release_band(
-                        i,
-                        g,
-                        t.r0.saturating_sub(release_margin),
-                        (t.r1 + release_margin).min(raw.ny()),
-                    );
+                    // tile (a later column tile faults them back in from the page cache; the
+                    // release also covers the kernel's fault-around window beyond the rows).
+                    raw.release_band(i, g, t.r0, t.r1);
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(plane, f);
                     }

@@ -48,7 +48,8 @@ pub struct Spill {
     pending_index: Vec<u64>,
 }
 
-fn scratch_file(dir: &Path, name: &str) -> Result<File> {
+/// Create `dir/name` for reading and writing (it must not exist yet).
+pub(crate) fn scratch_file(dir: &Path, name: &str) -> Result<File> {
     let p = dir.join(name);
     std::fs::OpenOptions::new()
         .read(true)

@@ -19,6 +19,8 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::spill::scratch_file as scratch;
+
 /// Types that may live in a [`MappedArray`]: `Copy`, no pointers, and every value the driver
 /// stores is read back as the same value; an all-zero byte pattern is a valid value (fresh
 /// files are zero-filled).
@@ -123,16 +125,6 @@ pub struct FrameStore {
     gdq: File,
     decided: File,
     bytes: Vec<u8>,
-}
-
-fn scratch(dir: &Path, name: &str) -> Result<File> {
-    let p = dir.join(name);
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&p)
-        .with_context(|| format!("{}: cannot create a scratch file", p.display()))
 }
 
 fn io(dir: &str, what: &str, e: std::io::Error) -> anyhow::Error {
