@@ -72,6 +72,17 @@ impl Figures {
     }
 }
 
+/// Copy an online integration's pixel-major GROUPDQ into `out`, laid out as the official
+/// `[int][group][y][x]`.
+fn scatter_groupdq(p: &IntegrationPlane, ngroups: usize, npix: usize, out: &mut [u8]) {
+    let q = p.groupdq.as_ref().expect("groupdq kept");
+    for pix in 0..npix {
+        for g in 0..ngroups {
+            out[(p.int * ngroups + g) * npix + pix] = q[pix * ngroups + g];
+        }
+    }
+}
+
 fn floats(d: &Data) -> Vec<f32> {
     match d {
         Data::F32(v) => v.iter().map(|&b| f32::from_bits(b)).collect(),
@@ -115,12 +126,7 @@ fn measure_file(uncal: &Path, refs: &Path, out: &Path, golden: &Path) -> Figures
     let mut source = RawFileSource::new(raw.clone());
     let mut ours_gdq = vec![0u8; nints * ngroups * npix]; // official layout [i][g][y][x]
     let mut sink = |p: &IntegrationPlane| {
-        let q = p.groupdq.as_ref().expect("groupdq kept");
-        for pix in 0..npix {
-            for g in 0..ngroups {
-                ours_gdq[(p.int * ngroups + g) * npix + pix] = q[pix * ngroups + g];
-            }
-        }
+        scatter_groupdq(p, ngroups, npix, &mut ours_gdq);
         Ok(())
     };
     let options = OnlineOptions {
@@ -316,12 +322,7 @@ fn measure_simulated(sim: &[&str], extra: &[&str]) -> (Figures, Figures, [usize;
     let npix = ny * nx;
     let mut ours_gdq = vec![0u8; nints * ngroups * npix];
     let mut sink = |p: &IntegrationPlane| {
-        let q = p.groupdq.as_ref().expect("groupdq kept");
-        for pix in 0..npix {
-            for g in 0..ngroups {
-                ours_gdq[(p.int * ngroups + g) * npix + pix] = q[pix * ngroups + g];
-            }
-        }
+        scatter_groupdq(p, ngroups, npix, &mut ours_gdq);
         Ok(())
     };
     let mut options = OnlineOptions {
