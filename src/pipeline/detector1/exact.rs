@@ -18,6 +18,7 @@
 use super::prepare::Prepared;
 use super::snowballs::SnowStage;
 use super::taps::{FlagTap, TapGeometry, TapInt, TapRequest, Taps, ValueTap};
+use super::transpose::{sized_huge, transpose_row, TransposeGeometry};
 use crate::steps::ipc::{IpcScratch, Rect as IpcRect};
 use crate::steps::jump::{self, BandGeometry, JumpMode, JumpSetup, PixelScratch};
 use crate::steps::ramp_fit::{ExposureParams, FitConfig, FitValues, PixelConsts, RampScratch};
@@ -463,17 +464,6 @@ pub struct BandBuffers {
     marks: Vec<u8>,
 }
 
-/// Make `v` hold `n` elements, all equal to `fill` when `zero` (otherwise stale contents are
-/// allowed: the caller overwrites every element).
-fn sized<T: Copy>(v: &mut Vec<T>, n: usize, fill: T, zero: bool) -> &mut [T] {
-    if zero {
-        v.clear();
-    }
-    v.resize(n, fill);
-    v.truncate(n);
-    &mut v[..]
-}
-
 /// The rectangle `rows × cols` of a row-major frame `full` (width `nx`, `per` values per pixel).
 fn rect<T: Copy>(
     full: &[T],
@@ -596,8 +586,8 @@ pub fn process_tile(
     // `pv`/`pq` that jump and ramp fitting read. Only that region spans every integration.
     let (jrows, jw) = (t.j1 - t.j0, t.jx1 - t.jx0);
     let jnp = jrows * jw;
-    let pv = sized(&mut bufs.pv, jnp * gpp, 0.0, false);
-    let pq = sized(&mut bufs.pq, jnp * gpp, 0, false);
+    let pv = sized_huge(&mut bufs.pv, jnp * gpp, 0.0, false);
+    let pq = sized_huge(&mut bufs.pq, jnp * gpp, 0, false);
     // Integrations read per round: at least one per thread, and up to 8 when NINTS is large,
     // so the transpose writes longer contiguous runs per pixel (fewer partial cache lines, fewer
     // passes over the region; 70 ints, one thread: 1.3 s less CPU of ~25 s); the plane-major
@@ -609,8 +599,8 @@ pub fn process_tile(
     let mut taps = Taps::new(&params.taps, &tap_geo, nints);
     for first in (0..nints).step_by(chunk) {
         let count = chunk.min(nints - first);
-        let vals = sized(&mut bufs.vals, count * ngroups * np, 0.0, false);
-        let gdq = sized(&mut bufs.gdq, count * ngroups * np, 0, true);
+        let vals = sized_huge(&mut bufs.vals, count * ngroups * np, 0.0, false);
+        let gdq = sized_huge(&mut bufs.gdq, count * ngroups * np, 0, true);
         let mut tap_ints = taps.split(tap_geo, first, count);
         vals.par_chunks_mut(ngroups * np)
             .zip(gdq.par_chunks_mut(ngroups * np))
@@ -706,32 +696,23 @@ pub fn process_tile(
                 Ok(())
             })?;
 
-        // Transpose this chunk's jump region, a row of the region at a time in blocks of
-        // BLOCK pixels that read contiguous runs of every plane.
+        // Transpose this chunk's jump region into the pixel-major records, a row at a time.
         let t1 = Instant::now();
-        let vals: &[f32] = vals;
-        let gdq: &[u8] = gdq;
-        const BLOCK: usize = 16;
-        let slots = first * ngroups..(first + count) * ngroups;
-        let (dr, dc) = (t.j0 - t.r0, t.jx0 - t.rx0);
+        let (vals, gdq): (&[f32], &[u8]) = (vals, gdq);
+        let geo = TransposeGeometry {
+            plane_len: np,
+            row_width: rw,
+            row_offset: t.j0 - t.r0,
+            col_offset: t.jx0 - t.rx0,
+            width: jw,
+            record: gpp,
+            first_slot: first * ngroups,
+            slots: count * ngroups,
+        };
         pv.par_chunks_mut(jw * gpp)
             .zip(pq.par_chunks_mut(jw * gpp))
             .enumerate()
-            .for_each(|(jr, (vrow, qrow))| {
-                let base = (jr + dr) * rw + dc;
-                for c0 in (0..jw).step_by(BLOCK) {
-                    let n = BLOCK.min(jw - c0);
-                    for (local, k) in slots.clone().enumerate() {
-                        let src = local * np + base + c0;
-                        let sv = &vals[src..src + n];
-                        let sq = &gdq[src..src + n];
-                        for j in 0..n {
-                            vrow[(c0 + j) * gpp + k] = sv[j];
-                            qrow[(c0 + j) * gpp + k] = sq[j];
-                        }
-                    }
-                }
-            });
+            .for_each(|(jr, (vrow, qrow))| transpose_row(&geo, jr, vals, gdq, vrow, qrow));
         t_transpose += t1.elapsed();
     }
     times.add("read + corrections", t0.elapsed() - t_transpose);
@@ -763,7 +744,7 @@ pub fn process_tile(
                     }
                 }
             }
-            let marks = sized(&mut bufs.marks, jnp * gpp, 0, true);
+            let marks = sized_huge(&mut bufs.marks, jnp * gpp, 0, true);
             let geo = BandGeometry {
                 nx: jw,
                 rows: jrows,

@@ -8,6 +8,7 @@ pub mod settings;
 pub mod snowballs;
 pub mod step_saves;
 pub mod taps;
+pub mod transpose;
 pub mod zeroframe;
 
 use crate::steps::jump::{self, JumpMode, JumpSetup};
