@@ -25,6 +25,26 @@ pub struct Window {
 }
 
 impl Window {
+    /// Rows `rows` (0-based, within this window) of the window: a loader's band of rows.
+    /// `None`: the whole window. Rows beyond the window are an error naming `path`.
+    pub(crate) fn band(self, path: &Path, rows: Option<std::ops::Range<usize>>) -> Result<Window> {
+        let Some(r) = rows else { return Ok(self) };
+        if r.start > r.end || r.end > self.ny {
+            return Err(FramesError::invalid(
+                path,
+                format!(
+                    "rows {}..{} requested of a {}-row science window",
+                    r.start, r.end, self.ny
+                ),
+            ));
+        }
+        Ok(Window {
+            y0: self.y0 + r.start,
+            ny: r.end - r.start,
+            ..self
+        })
+    }
+
     /// Whether the window is the whole reference array of shape `(ny, nx)`.
     pub fn is_whole(&self, ny: usize, nx: usize) -> bool {
         self.y0 == 0 && self.x0 == 0 && self.ny == ny && self.nx == nx

@@ -74,6 +74,18 @@ pub struct DarkRef {
     pub avdrkcur_scalar: Option<f64>,
     status: DarkStatus,
     groups: Vec<GroupSource>,
+    avdrkcur_use: AvdrkcurUse,
+}
+
+/// Which source the average dark current comes from (without the step parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AvdrkcurUse {
+    /// The AVDRKCUR image (present, non-zero sum, the science frame's shape).
+    Map,
+    /// Zeros (AVDRKCUR present with a non-zero sum but another shape).
+    Zeros,
+    /// The AVDRKCUR header scalar, else 0.
+    Scalar,
 }
 
 impl std::fmt::Debug for DarkRef {
@@ -95,6 +107,19 @@ impl DarkRef {
     /// Open and map `path` (REFTYPE DARK: SCI (ngroups_d, ny, nx) f32, DQ (ny, nx), optional
     /// AVDRKCUR (ny, nx); NFRAMES and GROUPGAP in the primary header) and plan it for `meta`.
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_with(path, meta, true)
+    }
+
+    /// [`load`](Self::load) without keeping the DQ and AVDRKCUR images in memory: they are read
+    /// back from the file a band of rows at a time ([`dq_rows`](Self::dq_rows),
+    /// [`average_dark_current_rows`](Self::average_dark_current_rows)). `dq` is then empty and
+    /// `avdrkcur_map` `None`; the AVDRKCUR image is read whole once here (its sum decides
+    /// whether it is used) and dropped.
+    pub fn load_banded(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_with(path, meta, false)
+    }
+
+    fn load_with(path: &Path, meta: &ExposureMeta, whole: bool) -> Result<Self> {
         let mut cf = common::open_ref(path, "DARK")?;
         let nframes = positive_key(&mut cf, "NFRAMES")?;
         let groupgap = cf
@@ -158,15 +183,20 @@ impl DarkRef {
                 "SCI data unit is shorter than its NAXISn",
             ));
         }
-        let whole = Window {
+        let whole_window = Window {
             y0: 0,
             x0: 0,
             ny,
             nx,
         };
-        let dq = match common::read_dq_2d(&mut cf, "DQ", whole) {
-            Ok(d) => d.unwrap_or_else(|| Array2::zeros((ny, nx))),
-            Err(e) => return Err(e),
+        let dq = if whole {
+            common::dq_or_zeros(&mut cf, "DQ", whole_window)?
+        } else {
+            // Checked now (layout, DQ_DEF), read band by band later.
+            let mut one = whole_window;
+            one.ny = ny.min(1);
+            common::read_dq_2d(&mut cf, "DQ", one)?;
+            Array2::zeros((0, 0))
         };
         let avdrkcur_map = match common::ext_info(&mut cf, "AVDRKCUR")? {
             None => None,
@@ -182,6 +212,17 @@ impl DarkRef {
                 Some(common::read_f32_2d(&mut cf, "AVDRKCUR", w)?)
             }
         };
+        let avdrkcur_use = match &avdrkcur_map {
+            Some(m) if numpy_sum_f32(m.iter().copied()) != 0.0 => {
+                if m.dim() == (ny, nx) {
+                    AvdrkcurUse::Map
+                } else {
+                    AvdrkcurUse::Zeros
+                }
+            }
+            _ => AvdrkcurUse::Scalar,
+        };
+        let avdrkcur_map = if whole { avdrkcur_map } else { None };
         drop(cf);
 
         let file = File::open(path).map_err(|e| FramesError::io(path, e))?;
@@ -210,6 +251,7 @@ impl DarkRef {
             dq,
             avdrkcur_map,
             avdrkcur_scalar,
+            avdrkcur_use,
             status: DarkStatus::Apply,
             groups: Vec::new(),
         };
@@ -451,6 +493,54 @@ impl DarkRef {
             }
             _ => Array2::from_elem(shape, self.avdrkcur_scalar.unwrap_or(0.0) as f32),
         }
+    }
+
+    /// Rows `rows` of [`average_dark_current`](Self::average_dark_current), read from the
+    /// file when the dark was loaded with [`load_banded`](Self::load_banded).
+    pub fn average_dark_current_rows(
+        &self,
+        step_param: Option<f64>,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Array2<f32>> {
+        let shape = (rows.len(), self.nx);
+        if let Some(v) = step_param {
+            return Ok(Array2::from_elem(shape, v as f32));
+        }
+        Ok(match self.avdrkcur_use {
+            AvdrkcurUse::Map => match &self.avdrkcur_map {
+                Some(m) => m.slice(ndarray::s![rows, ..]).to_owned(),
+                None => {
+                    let mut cf = super::cfits::CFits::open(&self.path)?;
+                    let w = self.rows_window(rows)?;
+                    common::read_f32_2d(&mut cf, "AVDRKCUR", w)?
+                }
+            },
+            AvdrkcurUse::Zeros => Array2::zeros(shape),
+            AvdrkcurUse::Scalar => {
+                Array2::from_elem(shape, self.avdrkcur_scalar.unwrap_or(0.0) as f32)
+            }
+        })
+    }
+
+    /// Rows `rows` of the decoded DQ (zeros when absent), read from the file when the dark was
+    /// loaded with [`load_banded`](Self::load_banded).
+    pub fn dq_rows(&self, rows: std::ops::Range<usize>) -> Result<Array2<u32>> {
+        if self.dq.dim() == (self.ny, self.nx) {
+            let w = self.rows_window(rows.clone())?;
+            return Ok(self.dq.slice(ndarray::s![w.y0..w.y0 + w.ny, ..]).to_owned());
+        }
+        let mut cf = super::cfits::CFits::open(&self.path)?;
+        common::dq_or_zeros(&mut cf, "DQ", self.rows_window(rows)?)
+    }
+
+    fn rows_window(&self, rows: std::ops::Range<usize>) -> Result<Window> {
+        Window {
+            y0: 0,
+            x0: 0,
+            ny: self.ny,
+            nx: self.nx,
+        }
+        .band(&self.path, Some(rows))
     }
 
     /// The file this dark was mapped from.

@@ -50,6 +50,16 @@ impl LinearityRef {
     /// Load `path` (REFTYPE LINEARITY: COEFFS (ncoeff, ny, nx) f32, optional INV_COEFFS, DQ)
     /// cut to `meta`'s subarray (INV_COEFFS is cut the same way).
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_rows(path, meta, None)
+    }
+
+    /// [`load`](Self::load), reading only rows `rows` of the science subarray (`None`: all);
+    /// every check of the whole file is made as `load` makes it.
+    pub fn load_rows(
+        path: &Path,
+        meta: &ExposureMeta,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> Result<Self> {
         let mut cf = common::open_ref(path, "LINEARITY")?;
         let info = common::ext_info(&mut cf, "COEFFS")?
             .ok_or_else(|| FramesError::invalid(path, "missing COEFFS extension"))?;
@@ -62,6 +72,7 @@ impl LinearityRef {
             ));
         }
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
+        let window = window.band(path, rows)?;
         let coeffs = common::read_f32_3d(&mut cf, "COEFFS", 0..ncoeff, window)?;
         let inv_coeffs = match common::ext_info(&mut cf, "INV_COEFFS")? {
             None => None,

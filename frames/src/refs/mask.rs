@@ -20,11 +20,22 @@ pub struct MaskRef {
 impl MaskRef {
     /// Load `path` (REFTYPE MASK; the primary array is `DQ`) and cut it to `meta`'s subarray.
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_rows(path, meta, None)
+    }
+
+    /// [`load`](Self::load), reading only rows `rows` of the science subarray (`None`: all);
+    /// every check of the whole file is made as `load` makes it.
+    pub fn load_rows(
+        path: &Path,
+        meta: &ExposureMeta,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> Result<Self> {
         let mut cf = common::open_ref(path, "MASK")?;
         let info = common::ext_info(&mut cf, "DQ")?
             .ok_or_else(|| FramesError::invalid(path, "missing DQ extension"))?;
         common::require_ndim(path, "DQ", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
+        let window = window.band(path, rows)?;
         let dq = common::dq_or_zeros(&mut cf, "DQ", window)?;
         Ok(MaskRef { dq, window })
     }

@@ -18,11 +18,22 @@ pub struct ReadnoiseRef {
 impl ReadnoiseRef {
     /// Load `path` (REFTYPE READNOISE: SCI f32) cut to `meta`'s subarray.
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_rows(path, meta, None)
+    }
+
+    /// [`load`](Self::load), reading only rows `rows` of the science subarray (`None`: all);
+    /// every check of the whole file is made as `load` makes it.
+    pub fn load_rows(
+        path: &Path,
+        meta: &ExposureMeta,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> Result<Self> {
         let mut cf = common::open_ref(path, "READNOISE")?;
         let info = common::ext_info(&mut cf, "SCI")?
             .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
+        let window = window.band(path, rows)?;
         let readnoise = common::read_f32_2d(&mut cf, "SCI", window)?;
         Ok(ReadnoiseRef { readnoise, window })
     }

@@ -35,11 +35,22 @@ pub struct SaturationPrep {
 impl SaturationRef {
     /// Load `path` (REFTYPE SATURATION: SCI f32 + DQ) cut to `meta`'s subarray.
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
+        Self::load_rows(path, meta, None)
+    }
+
+    /// [`load`](Self::load), reading only rows `rows` of the science subarray (`None`: all);
+    /// every check of the whole file is made as `load` makes it.
+    pub fn load_rows(
+        path: &Path,
+        meta: &ExposureMeta,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> Result<Self> {
         let mut cf = common::open_ref(path, "SATURATION")?;
         let info = common::ext_info(&mut cf, "SCI")?
             .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
+        let window = window.band(path, rows)?;
         let threshold = common::read_f32_2d(&mut cf, "SCI", window)?;
         let dq = common::dq_or_zeros(&mut cf, "DQ", window)?;
         Ok(SaturationRef {

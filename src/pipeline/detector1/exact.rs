@@ -120,7 +120,7 @@ fn calibrated_row(
         }
     }
     if let Some(b) = &prep.superbias {
-        superbias::subtract_plane(out, &b[y * prep.nx..(y + 1) * prep.nx]);
+        superbias::subtract_plane(out, &b.rows(y..y + 1)?);
     }
     Ok(())
 }
@@ -156,7 +156,10 @@ impl crate::steps::refpix::RowSource for CalibratedFrame<'_> {
             }
         }
         let bytes = self.raw.band_bytes(self.int, self.group, y, y + 1)?;
-        let nx = self.prep.nx;
+        let bias_row = match &self.prep.superbias {
+            Some(b) => Some(b.rows(y..y + 1)?),
+            None => None,
+        };
         for &(x, slot) in taps {
             let x = x as usize;
             // The same per-pixel operations as `calibrated_row`, on one value.
@@ -165,8 +168,8 @@ impl crate::steps::refpix::RowSource for CalibratedFrame<'_> {
             if let Some(f) = self.prep.group_scale {
                 group_scale::apply(&mut v, f);
             }
-            if let Some(b) = &self.prep.superbias {
-                superbias::subtract_plane(&mut v, &b[y * nx + x..y * nx + x + 1]);
+            if let Some(b) = &bias_row {
+                superbias::subtract_plane(&mut v, &b[x..x + 1]);
             }
             values[slot as usize] = v[0];
         }
@@ -186,7 +189,7 @@ pub fn pass_a(
     let t0 = Instant::now();
     let refpix = match &params.refpix {
         Some(rp) => {
-            let plan = RefpixPlan::new(raw.path(), meta, &prep.pixeldq_refpix, rp)?;
+            let plan = RefpixPlan::new(raw.path(), meta, &prep.pixeldq_refpix.whole()?, rp)?;
             Some(plan)
         }
         None => None,
@@ -280,9 +283,9 @@ fn fully_dnu_counts(
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(&mut row, f);
                     }
+                    let mask_row = prep.mask.rows(y..y + 1)?;
                     for (x, &v) in row.iter().enumerate() {
-                        let k = y * nx + x;
-                        if prep.mask[k] & dq::DO_NOT_USE != 0 || (sat.is_some() && v <= 0.0) {
+                        if mask_row[x] & dq::DO_NOT_USE != 0 || (sat.is_some() && v <= 0.0) {
                             continue;
                         }
                         if !diluting || far_from_saturation(raw, prep, i, g, y, x, 2 * grow)? {
@@ -325,6 +328,7 @@ fn far_from_saturation(
     let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(ny));
     let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(nx));
     let mut rows = vec![0f32; (y1 - y0) * nx];
+    let threshold = sat.threshold.rect(y0..y1, x0..x1)?;
     for j in 0..=(g + 1).min(raw.ngroups() - 1) {
         raw.read_band_f32(i, j, y0, y1, &mut rows)?;
         if let Some(f) = prep.group_scale {
@@ -333,7 +337,7 @@ fn far_from_saturation(
         for yy in y0..y1 {
             for xx in x0..x1 {
                 let v = rows[(yy - y0) * nx + xx];
-                if (v as f64) >= 0.5 * sat.threshold[yy * nx + xx] as f64 {
+                if (v as f64) >= 0.5 * threshold[(yy - y0) * (x1 - x0) + xx - x0] as f64 {
                     return Ok(false);
                 }
             }
@@ -353,18 +357,21 @@ fn exact_dnu_planes(
     let np = ny * nx;
     let mut vals = vec![0f32; ngroups * np];
     let mut gdq = vec![0u8; ngroups * np];
+    let mask = prep.mask.whole()?;
     for g in 0..ngroups {
         raw.read_band_f32(i, g, 0, ny, &mut vals[g * np..(g + 1) * np])?;
-        dq_init::seed_plane(&mut gdq[g * np..(g + 1) * np], &prep.mask);
+        dq_init::seed_plane(&mut gdq[g * np..(g + 1) * np], &mask);
     }
     if let Some(f) = prep.group_scale {
         group_scale::apply(&mut vals, f);
     }
     if let (Some(sat), Some(sp)) = (&prep.saturation, &params.saturation) {
+        let (threshold, nosat) = (sat.threshold.whole()?, sat.nosat.whole()?);
+        let bias = sat.bias.as_ref().map(|b| b.whole()).transpose()?;
         let thr = Thresholds {
-            threshold: &sat.threshold,
-            nosat: &sat.nosat,
-            bias: sat.bias.as_deref(),
+            threshold: &threshold,
+            nosat: &nosat,
+            bias: bias.as_deref(),
         };
         let tile = Tile {
             rows: ny,
@@ -518,49 +525,53 @@ pub fn process_tile(
 
     // Per-pixel reference values of the read region, made contiguous once per tile.
     let (rr, rc) = (t.r0..t.r1, t.rx0..t.rx1);
-    let mask = rect(&prep.mask, nx, rr.clone(), rc.clone(), 1);
-    let sat = prep.saturation.as_ref().map(|s| {
-        (
-            rect(&s.threshold, nx, rr.clone(), rc.clone(), 1),
-            rect(&s.nosat, nx, rr.clone(), rc.clone(), 1),
+    let mask = prep.mask.rect(rr.clone(), rc.clone())?;
+    let sat = match prep.saturation.as_ref() {
+        Some(s) => Some((
+            s.threshold.rect(rr.clone(), rc.clone())?,
+            s.nosat.rect(rr.clone(), rc.clone())?,
             s.bias
                 .as_ref()
-                .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1)),
-        )
-    });
+                .map(|b| b.rect(rr.clone(), rc.clone()))
+                .transpose()?,
+        )),
+        None => None,
+    };
     let bias = prep
         .superbias
         .as_ref()
-        .map(|b| rect(b, nx, rr.clone(), rc.clone(), 1));
-    let coeffs = prep
-        .linearity
-        .as_ref()
-        .filter(|l| l.inv_coeffs.is_none())
-        .map(|l| {
-            let pixel_major = rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff);
-            (
+        .map(|b| b.rect(rr.clone(), rc.clone()))
+        .transpose()?;
+    let coeffs = match prep.linearity.as_ref().filter(|l| l.inv_coeffs.is_none()) {
+        Some(l) => {
+            let pixel_major = l.coeffs.rect(rr.clone(), rc.clone())?;
+            Some((
                 linearity::transpose_coeffs(&pixel_major, l.ncoeff),
                 l.ncoeff,
-            )
-        });
+            ))
+        }
+        None => None,
+    };
     // Read-level linearity (INV_COEFFS, NFRAMES > 1): pixel-major COEFFS and INV_COEFFS of the
     // read region, applied to each integration's whole ramp once refpix is done.
-    let read_level = prep.linearity.as_ref().and_then(|l| {
-        let inv = l.inv_coeffs.as_ref()?;
-        let ninv = inv.len() / (l.ny * l.nx);
-        Some((
-            rect(&l.coeffs, nx, rr.clone(), rc.clone(), l.ncoeff),
-            l.ncoeff,
-            rect(inv, nx, rr.clone(), rc.clone(), ninv),
-            ninv,
-            linearity::ReadPattern {
-                nframes: raw.meta().nframes,
-            },
-        ))
-    });
+    let read_level = match prep.linearity.as_ref() {
+        Some(l) => match &l.inv_coeffs {
+            Some(inv) => Some((
+                l.coeffs.rect(rr.clone(), rc.clone())?,
+                l.ncoeff,
+                inv.rect(rr.clone(), rc.clone())?,
+                inv.per(),
+                linearity::ReadPattern {
+                    nframes: raw.meta().nframes,
+                },
+            )),
+            None => None,
+        },
+        None => None,
+    };
     // The dark of the read rows, full width, is shared by every column tile of the same rows:
     // keep it from one tile to the next.
-    let dark_rows: Option<Vec<Vec<f64>>> = match &prep.dark {
+    let dark_rows: Option<std::borrow::Cow<'_, [Vec<f64>]>> = match &prep.dark {
         Some(d) => {
             if bufs.dark_rows.as_ref().map(|(a, b, _)| (*a, *b)) != Some((t.r0, t.r1)) {
                 let full: Vec<Vec<f64>> = (0..ngroups)
@@ -569,14 +580,18 @@ pub fn process_tile(
                             .map(|a| a.into_raw_vec_and_offset().0)
                     })
                     .collect::<Result<_, _>>()?;
+                // Each band of the dark is read once: keep its mapped pages out of our RSS.
+                d.release_pages();
                 bufs.dark_rows = Some((t.r0, t.r1, full));
             }
             let (_, _, full) = bufs.dark_rows.as_ref().expect("just filled");
-            Some(
+            Some(if rc.start == 0 && rc.end == nx {
+                std::borrow::Cow::Borrowed(full.as_slice())
+            } else {
                 full.iter()
                     .map(|f| rect(f, nx, 0..rrows, rc.clone(), 1))
-                    .collect(),
-            )
+                    .collect()
+            })
         }
         None => None,
     };
@@ -720,7 +735,7 @@ pub fn process_tile(
 
     // Final PIXELDQ of the jump region (bad gain flagged by jump).
     let (jr, jc) = (t.j0..t.j1, t.jx0..t.jx1);
-    let mut pixeldq = rect(&prep.pixeldq_pre_jump, nx, jr.clone(), jc.clone(), 1);
+    let mut pixeldq = prep.pixeldq_pre_jump.rect(jr.clone(), jc.clone())?;
     let core_rows = (t.y0 - t.j0)..(t.y1 - t.j0);
     let core_cols = (t.x0 - t.jx0)..(t.x1 - t.jx0);
 
@@ -729,8 +744,8 @@ pub fn process_tile(
     let mut plane_all = vec![true; gpp];
     if let Some(setup) = jump_setup {
         if setup.mode != JumpMode::StepSkipped {
-            let jgain = rect(&prep.jump_gain, nx, jr.clone(), jc.clone(), 1);
-            let jrn = rect(&prep.jump_readnoise, nx, jr.clone(), jc.clone(), 1);
+            let jgain = prep.jump_gain().rect(jr.clone(), jc.clone())?;
+            let jrn = prep.jump_readnoise().rect(jr.clone(), jc.clone())?;
             jump::setup::flag_bad_gain(&mut pixeldq, &jgain);
             if let SnowStage::Load(scratch) = snow {
                 // Jumps and snowballs were found by the first pass: take its GROUPDQ.
@@ -830,9 +845,9 @@ pub fn process_tile(
     let mut rate = vec![FitValues::default(); ncore];
     let mut ints_pm = vec![FitValues::default(); ncore * nints];
     let (cr, cc) = (t.y0..t.y1, t.x0..t.x1);
-    let gain = rect(&prep.gain, nx, cr.clone(), cc.clone(), 1);
-    let rn = rect(&prep.readnoise, nx, cr.clone(), cc.clone(), 1);
-    let dc = rect(&prep.average_dark_current, nx, cr.clone(), cc.clone(), 1);
+    let gain = prep.gain.rect(cr.clone(), cc.clone())?;
+    let rn = prep.readnoise.rect(cr.clone(), cc.clone())?;
+    let dc = prep.average_dark_current.rect(cr.clone(), cc.clone())?;
     let core_dq = rect(&pixeldq, jw, core_rows.clone(), core_cols.clone(), 1);
     let pv: &[f32] = pv;
     let pq: &[u8] = pq;

@@ -321,8 +321,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let pass_a: PassA = exact::pass_a(&raw, &prep, &params, &mut times)?;
     let jump_setup: Option<JumpSetup> = match &s.jump {
         Some(p) => {
-            let mut scratch = Vec::new();
-            let median_gain = jump::stats::nanmedian_f32(&prep.jump_gain, &mut scratch);
+            let median_gain = prep.jump_gain_median.unwrap_or(f32::NAN);
             Some(
                 JumpSetup::new(
                     p,
@@ -348,8 +347,17 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let products = 2 * (nints as u64 + 1) * 20
         + if want_jump_ramp { 2 * gpp * 5 } else { 0 }
         + 2 * gpp * params.taps.bytes_per_read();
-    let per_pixel = gpp * exact::BYTES_PER_READ + products + 64;
-    let fixed = prep.resident_bytes() + BASELINE_BYTES;
+    // (and each tile's copies of the references, see `Prepared::tile_bytes_per_pixel`)
+    let per_pixel =
+        gpp * exact::BYTES_PER_READ + products + 64 + prep.tile_bytes_per_pixel(ngroups);
+    // The ramp product and the saved steps take each tile's average dark current from a whole
+    // copy on the writer thread (only then).
+    let avdrkcur_whole: Vec<f32> = if s.save_calibrated_ramp || !s.step_saves.is_empty() {
+        prep.average_dark_current.whole()?.into_owned()
+    } else {
+        Vec::new()
+    };
+    let fixed = prep.resident_bytes() + 4 * avdrkcur_whole.len() as u64 + BASELINE_BYTES;
     let tiles = match (&resumed, s.tile) {
         (Some(c), _) => c
             .tiles
@@ -650,7 +658,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     let fitted_start = from.is_some_and(|p| p.fitted);
     let resumed_tiles = first_tile;
     let gain_factor = prep.gain_factor;
-    let avdrkcur = &prep.average_dark_current;
+    let avdrkcur = avdrkcur_whole.as_slice();
     let checkpointing_ref = &mut checkpointing;
     let (writers, write_times) = std::thread::scope(|scope| -> Result<_> {
         let (tx, rx) = crossbeam_channel::bounded::<(exact::BandProducts, TileDone)>(0);

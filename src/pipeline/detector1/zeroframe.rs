@@ -56,15 +56,11 @@ fn saturate(
     cols: usize,
     z: &mut [f32],
     scratch: &mut SaturationScratch,
-) {
+) -> Result<()> {
     let (Some(s), Some(sp)) = (&prep.saturation, sat) else {
-        return;
+        return Ok(());
     };
-    let nx = prep.nx;
-    let mut threshold = Vec::with_capacity(rows * cols);
-    for y in y0..y0 + rows {
-        threshold.extend_from_slice(&s.threshold[y * nx + x0..y * nx + x0 + cols]);
-    }
+    let threshold = s.threshold.rect(y0..y0 + rows, x0..x0 + cols)?;
     let nosat = vec![false; rows * cols];
     let thr = Thresholds {
         threshold: &threshold,
@@ -77,17 +73,19 @@ fn saturate(
         ngroups: 1,
     };
     saturation::flag_zeroframe(tile, z, &thr, &sp, scratch);
+    Ok(())
 }
 
 /// Superbias of a rectangle of whole-frame rows/columns.
-fn subtract_bias(prep: &Prepared, y0: usize, x0: usize, cols: usize, z: &mut [f32]) {
+fn subtract_bias(prep: &Prepared, y0: usize, x0: usize, cols: usize, z: &mut [f32]) -> Result<()> {
     if let Some(b) = &prep.superbias {
-        let nx = prep.nx;
-        for (r, row) in z.chunks_exact_mut(cols).enumerate() {
-            let y = y0 + r;
-            superbias::subtract_zeroframe(row, &b[y * nx + x0..y * nx + x0 + cols]);
+        let rows = z.len() / cols.max(1);
+        let bias = b.rect(y0..y0 + rows, x0..x0 + cols)?;
+        for (row, b) in z.chunks_exact_mut(cols).zip(bias.chunks_exact(cols)) {
+            superbias::subtract_zeroframe(row, b);
         }
     }
+    Ok(())
 }
 
 /// Pass A: the refpix summary of every integration's ZEROFRAME (saturation and superbias
@@ -114,8 +112,8 @@ pub fn refpix_summaries(
                 nx,
                 &mut z,
                 &mut SaturationScratch::default(),
-            );
-            subtract_bias(prep, 0, 0, nx, &mut z);
+            )?;
+            subtract_bias(prep, 0, 0, nx, &mut z)?;
             let mut rows = FrameRows {
                 data: &z,
                 ncols: nx,
@@ -140,14 +138,11 @@ pub fn tile_values(
     let (rows, cols) = (t.y1 - t.y0, t.x1 - t.x0);
     let ncore = rows * cols;
     let (rrows, rw) = (t.r1 - t.r0, t.rx1 - t.rx0);
-    let coeffs: Option<Vec<f32>> = prep.linearity.as_ref().map(|l| {
-        let n = l.ncoeff;
-        let mut c = Vec::with_capacity(ncore * n);
-        for y in t.y0..t.y1 {
-            c.extend_from_slice(&l.coeffs[(y * nx + t.x0) * n..(y * nx + t.x1) * n]);
-        }
-        c
-    });
+    let coeffs: Option<Vec<f32>> = prep
+        .linearity
+        .as_ref()
+        .map(|l| l.coeffs.rect(t.y0..t.y1, t.x0..t.x1))
+        .transpose()?;
     let mut out = vec![0f32; ncore * nints];
     let mut band = vec![0f32; rrows * nx];
     let mut area = vec![0f32; rrows * rw];
@@ -160,14 +155,14 @@ pub fn tile_values(
         }
         if usage == ZeroFrameUse::Corrected {
             // Saturation growth reaches the read margin around the core; the rest is per pixel.
-            saturate(prep, sat, t.r0, t.rx0, rrows, rw, &mut area, &mut scratch);
+            saturate(prep, sat, t.r0, t.rx0, rrows, rw, &mut area, &mut scratch)?;
         }
         for (r, c) in core.chunks_exact_mut(cols).enumerate() {
             let src = (t.y0 - t.r0 + r) * rw + (t.x0 - t.rx0);
             c.copy_from_slice(&area[src..src + cols]);
         }
         if usage == ZeroFrameUse::Corrected {
-            subtract_bias(prep, t.y0, t.x0, cols, &mut core);
+            subtract_bias(prep, t.y0, t.x0, cols, &mut core)?;
             if let Some((plan, corr)) = refpix {
                 plan.apply_rect(&corr[nints * ngroups + i], t.y0, t.x0, cols, &mut core);
             }

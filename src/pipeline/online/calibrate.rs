@@ -28,6 +28,19 @@ use ndarray::ArrayViewMut2;
 /// Working memory for the float64 dark of a few rows.
 const DARK_ROWS_BYTES: usize = 256 << 10;
 
+/// `out = dq_init flags of mask`, plus SATURATED where `ever` (when given).
+fn seed(mask: &[u32], ever: Option<&[bool]>, out: &mut [u8]) {
+    out.fill(0);
+    dq_init::seed_plane(out, mask);
+    if let Some(ever) = ever {
+        for (q, &e) in out.iter_mut().zip(ever) {
+            if e {
+                *q |= dq::G_SATURATED;
+            }
+        }
+    }
+}
+
 /// `ever |= value >= threshold`, pixel by pixel (the forward pass's sticky test).
 fn mark_reached(ever: &mut [bool], values: &[f32], threshold: &[f32]) {
     for ((e, &v), &t) in ever.iter_mut().zip(values).zip(threshold) {
@@ -54,13 +67,17 @@ pub struct FrameCalibrator {
     refpix: Option<RefpixPlan>,
     /// Whether saturation needs the next group before a group is final.
     latency: bool,
+    /// Rows per band of the reference reads (the frame's height when they are in memory), and
+    /// the rows read around a band for saturation growth.
+    band: usize,
+    halo: usize,
     /// Group-scaled raw frames, slot `g % slots` (3 slots with latency, else 1).
     raw: Vec<Vec<f32>>,
     /// Per pixel: some group before the current window reached the threshold.
     ever: Vec<bool>,
-    /// Flags of the window tile (up to 3 planes).
+    /// Flags of the window tile (up to 3 planes of a band and its halo).
     window_dq: Vec<u8>,
-    /// Values of the window tile (up to 3 planes), copied from `raw`.
+    /// Values of the window tile (up to 3 planes of a band and its halo), copied from `raw`.
     window_vals: Vec<f32>,
     /// Calibrated values of the group being emitted.
     work: Vec<f32>,
@@ -93,6 +110,21 @@ impl FrameCalibrator {
         let slots = if latency { 3 } else { 1 };
         let window = if latency { 3.min(ngroups) } else { 1 };
         let refpix = refpix.filter(|p| p.status() == RefpixStatus::Complete);
+        let band = if prep.mask.in_memory() {
+            ny.max(1)
+        } else {
+            crate::pipeline::detector1::prepare::band_rows(ny, nx)
+        };
+        // Growth reaches n_pix_grow_sat pixels; the diluted-saturation test looks at the next
+        // group's grown flags and grows its own hits again: twice that with a read pattern.
+        let grow = sat_params.map_or(0, |p| p.n_pix_grow_sat);
+        let halo = if latency { 2 * grow } else { grow };
+        // A band and its halo (the whole frame when one band covers it).
+        let area = if band >= ny {
+            np
+        } else {
+            (band + 2 * halo).min(ny) * nx
+        };
         FrameCalibrator {
             ny,
             nx,
@@ -100,10 +132,16 @@ impl FrameCalibrator {
             sat_params,
             refpix,
             latency,
+            band,
+            halo,
             raw: (0..slots).map(|_| vec![0f32; np]).collect(),
             ever: vec![false; np],
-            window_dq: vec![0; window * np],
-            window_vals: vec![0f32; window * np],
+            window_dq: vec![0; window * area],
+            window_vals: if latency {
+                vec![0f32; window * area]
+            } else {
+                Vec::new()
+            },
             work: vec![0f32; np],
             work_dq: vec![0; np],
             dark: if prep.dark.is_some() {
@@ -143,6 +181,18 @@ impl FrameCalibrator {
             }
         }
         Ok(())
+    }
+
+    /// Read the references in bands of `rows` rows (tests: the band-wise path on small frames).
+    #[cfg(test)]
+    fn set_band(&mut self, rows: usize) {
+        self.band = rows.clamp(1, self.ny.max(1));
+        let window = if self.latency { 3.min(self.ngroups) } else { 1 };
+        let area = (self.band + 2 * self.halo).min(self.ny) * self.nx;
+        self.window_dq = vec![0; window * area];
+        if self.latency {
+            self.window_vals = vec![0f32; window * area];
+        }
     }
 
     /// Whether saturation makes a group final only when the next one arrives.
@@ -196,66 +246,108 @@ impl FrameCalibrator {
             group + 1
         };
         if !self.latency {
-            self.finalize_alone(prep, group);
+            self.finalize_alone(prep, group)?;
             return self.correct_and_emit(prep, group, &mut emit);
         }
         if group >= 1 {
-            self.finalize_in_window(prep, group - 1);
+            self.finalize_in_window(prep, group - 1)?;
             self.correct_and_emit(prep, group - 1, &mut emit)?;
         }
         if group + 1 == self.ngroups {
-            self.finalize_alone(prep, group);
+            self.finalize_alone(prep, group)?;
             self.correct_and_emit(prep, group, &mut emit)?;
         }
         Ok(())
     }
 
-    /// Seed one plane of flags: dq_init, plus SATURATED where an earlier group saturated.
-    fn seed(&self, prep: &Prepared, out: &mut [u8], use_ever: bool) {
-        out.fill(0);
-        dq_init::seed_plane(out, &prep.mask);
-        if use_ever && self.sat_params.is_some() {
-            for (q, &e) in out.iter_mut().zip(&self.ever) {
-                if e {
-                    *q |= dq::G_SATURATED;
-                }
-            }
+    /// Bands of rows `(y0, y1)` and the rows `(a0, a1)` read around each for saturation.
+    fn bands(&self) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        (0..self.ny).step_by(self.band).map(move |y0| {
+            let y1 = (y0 + self.band).min(self.ny);
+            (
+                y0,
+                y1,
+                y0.saturating_sub(self.halo),
+                (y1 + self.halo).min(self.ny),
+            )
+        })
+    }
+
+    /// `ever |= raw >= threshold` for group `group`'s frame, once its flags are all final (a
+    /// later band's halo must still see the earlier groups only).
+    fn mark_group_reached(&mut self, prep: &Prepared, group: usize) -> Result<()> {
+        let Some(sat) = &prep.saturation else {
+            return Ok(());
+        };
+        let nx = self.nx;
+        let raw = &self.raw[group % self.raw.len()];
+        for y0 in (0..self.ny).step_by(self.band) {
+            let y1 = (y0 + self.band).min(self.ny);
+            let span = y0 * nx..y1 * nx;
+            let threshold = sat.threshold.rows(y0..y1)?;
+            mark_reached(&mut self.ever[span.clone()], &raw[span], &threshold);
         }
+        Ok(())
     }
 
     /// Flags of `group` from the forward pass alone (no later group can change them).
-    fn finalize_alone(&mut self, prep: &Prepared, group: usize) {
+    fn finalize_alone(&mut self, prep: &Prepared, group: usize) -> Result<()> {
         let slot = group % self.raw.len();
+        let nx = self.nx;
         let mut flags = std::mem::take(&mut self.work_dq);
-        self.seed(prep, &mut flags, true);
-        if let (Some(sat), Some(sp)) = (&prep.saturation, &self.sat_params) {
-            let thr = Thresholds {
-                threshold: &sat.threshold,
-                nosat: &sat.nosat,
-                bias: sat.bias.as_deref(),
+        let bands: Vec<_> = self.bands().collect();
+        for (y0, y1, a0, a1) in bands {
+            let area = a0 * nx..a1 * nx;
+            let mask = prep.mask.rows(a0..a1)?;
+            let sat = match (&prep.saturation, &self.sat_params) {
+                (Some(sat), Some(sp)) => Some((sat, sp)),
+                _ => None,
             };
-            let tile = Tile {
-                rows: self.ny,
-                cols: self.nx,
-                ngroups: 1,
+            let ever = sat.map(|_| &self.ever[area.clone()]);
+            let whole = a0 == 0 && a1 == self.ny;
+            // In place on the whole frame, else a band and its halo in the window buffer.
+            let out: &mut [u8] = if whole {
+                &mut flags
+            } else {
+                &mut self.window_dq[..area.len()]
             };
-            saturation::flag_integration(
-                tile,
-                &self.raw[slot],
-                &mut flags,
-                &thr,
-                sp,
-                None,
-                &mut self.scratch,
-            );
-            mark_reached(&mut self.ever, &self.raw[slot], &sat.threshold);
+            seed(&mask, ever, out);
+            if let Some((sat, sp)) = sat {
+                let threshold = sat.threshold.rows(a0..a1)?;
+                let nosat = sat.nosat.rows(a0..a1)?;
+                let bias = sat.bias.as_ref().map(|b| b.rows(a0..a1)).transpose()?;
+                let thr = Thresholds {
+                    threshold: &threshold,
+                    nosat: &nosat,
+                    bias: bias.as_deref(),
+                };
+                let tile = Tile {
+                    rows: a1 - a0,
+                    cols: nx,
+                    ngroups: 1,
+                };
+                saturation::flag_integration(
+                    tile,
+                    &self.raw[slot][area.clone()],
+                    out,
+                    &thr,
+                    sp,
+                    None,
+                    &mut self.scratch,
+                );
+            }
+            if !whole {
+                let core = (y0 - a0) * nx..(y1 - a0) * nx;
+                flags[y0 * nx..y1 * nx].copy_from_slice(&self.window_dq[core]);
+            }
         }
         self.work_dq = flags;
+        self.mark_group_reached(prep, group)
     }
 
     /// Flags of `group` once `group + 1` has arrived: run the kernel on the window.
-    fn finalize_in_window(&mut self, prep: &Prepared, group: usize) {
-        let np = self.np();
+    fn finalize_in_window(&mut self, prep: &Prepared, group: usize) -> Result<()> {
+        let nx = self.nx;
         let (Some(sat), Some(sp)) = (&prep.saturation, &self.sat_params) else {
             unreachable!("latency implies saturation")
         };
@@ -281,36 +373,47 @@ impl FrameCalibrator {
         // The seed stands for the groups before the window start: with the second-group window
         // that start is group 0 itself, so nothing is seeded.
         let use_ever = !second_group_test;
-        for j in 0..count {
-            let g = first + j;
-            vals[j * np..(j + 1) * np].copy_from_slice(&self.raw[g % self.raw.len()]);
-            self.seed(prep, &mut flags[j * np..(j + 1) * np], use_ever);
-        }
-        let thr = Thresholds {
-            threshold: &sat.threshold,
-            nosat: &sat.nosat,
-            bias: sat.bias.as_deref(),
-        };
-        let tile = Tile {
-            rows: self.ny,
-            cols: self.nx,
-            ngroups: count,
-        };
-        saturation::flag_integration(
-            tile,
-            &vals[..count * np],
-            &mut flags[..count * np],
-            &thr,
-            sp,
-            Some(&pattern),
-            &mut self.scratch,
-        );
         let at = group - first;
-        self.work_dq.copy_from_slice(&flags[at * np..(at + 1) * np]);
-        let raw = &self.raw[group % self.raw.len()];
-        mark_reached(&mut self.ever, raw, &sat.threshold);
+        let bands: Vec<_> = self.bands().collect();
+        for (y0, y1, a0, a1) in bands {
+            let area = a0 * nx..a1 * nx;
+            let n = area.len();
+            let mask = prep.mask.rows(a0..a1)?;
+            for j in 0..count {
+                let g = first + j;
+                vals[j * n..(j + 1) * n]
+                    .copy_from_slice(&self.raw[g % self.raw.len()][area.clone()]);
+                let ever = use_ever.then(|| &self.ever[area.clone()]);
+                seed(&mask, ever, &mut flags[j * n..(j + 1) * n]);
+            }
+            let threshold = sat.threshold.rows(a0..a1)?;
+            let nosat = sat.nosat.rows(a0..a1)?;
+            let bias = sat.bias.as_ref().map(|b| b.rows(a0..a1)).transpose()?;
+            let thr = Thresholds {
+                threshold: &threshold,
+                nosat: &nosat,
+                bias: bias.as_deref(),
+            };
+            let tile = Tile {
+                rows: a1 - a0,
+                cols: nx,
+                ngroups: count,
+            };
+            saturation::flag_integration(
+                tile,
+                &vals[..count * n],
+                &mut flags[..count * n],
+                &thr,
+                sp,
+                Some(&pattern),
+                &mut self.scratch,
+            );
+            let core = at * n + (y0 - a0) * nx..at * n + (y1 - a0) * nx;
+            self.work_dq[y0 * nx..y1 * nx].copy_from_slice(&flags[core]);
+        }
         self.window_vals = vals;
         self.window_dq = flags;
+        self.mark_group_reached(prep, group)
     }
 
     /// ipc, superbias, refpix, linearity and dark on the group whose flags are in `work_dq`.
@@ -321,6 +424,7 @@ impl FrameCalibrator {
         emit: &mut impl FnMut(CalibratedGroup<'_>) -> Result<()>,
     ) -> Result<()> {
         let slot = group % self.raw.len();
+        let nx = self.nx;
         self.work.copy_from_slice(&self.raw[slot]);
         if self.work_dq.iter().all(|&q| q & dq::G_DO_NOT_USE != 0) {
             self.fully_dnu_groups += 1;
@@ -332,7 +436,10 @@ impl FrameCalibrator {
             );
         }
         if let Some(b) = &prep.superbias {
-            superbias::subtract_plane(&mut self.work, b);
+            for y0 in (0..self.ny).step_by(self.band) {
+                let y1 = (y0 + self.band).min(self.ny);
+                superbias::subtract_plane(&mut self.work[y0 * nx..y1 * nx], &b.rows(y0..y1)?);
+            }
         }
         if let Some(plan) = &self.refpix {
             plan.correct_frame(
@@ -344,7 +451,16 @@ impl FrameCalibrator {
             )?;
         }
         if let Some(lin) = &prep.linearity {
-            linearity::correct_plane(&mut self.work, &self.work_dq, &lin.coeffs, lin.ncoeff);
+            for y0 in (0..self.ny).step_by(self.band) {
+                let y1 = (y0 + self.band).min(self.ny);
+                let span = y0 * nx..y1 * nx;
+                linearity::correct_plane(
+                    &mut self.work[span.clone()],
+                    &self.work_dq[span],
+                    &lin.coeffs.rows(y0..y1)?,
+                    lin.ncoeff,
+                );
+            }
         }
         if let Some(d) = &prep.dark {
             // A few rows at a time: the float64 dark of the whole frame would cost 8 bytes per
@@ -376,7 +492,7 @@ impl FrameCalibrator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::detector1::prepare::SaturationInputs;
+    use crate::pipeline::detector1::prepare::{RefArray, SaturationInputs};
     use rand::{Rng, SeedableRng};
 
     fn prepared(ny: usize, nx: usize, ngroups: usize, nframes: usize, seed: u64) -> Prepared {
@@ -393,33 +509,50 @@ mod tests {
                 }
             })
             .collect();
+        let bias: Vec<f32> = (0..np).map(|_| rng.random_range(50.0..150.0)).collect();
+        let arr = |v: Vec<f32>| RefArray::from_vec(ny, nx, 1, v);
         Prepared {
             ny,
             nx,
             group_scale: None,
-            mask,
+            mask: RefArray::from_vec(ny, nx, 1, mask),
             saturation: Some(SaturationInputs {
-                threshold,
-                nosat,
-                bias: Some((0..np).map(|_| rng.random_range(50.0..150.0)).collect()),
+                threshold: arr(threshold),
+                nosat: RefArray::from_vec(ny, nx, 1, nosat),
+                bias: Some(arr(bias)),
                 read_pattern: Some(ReadPattern::new(nframes, ngroups)),
             }),
             ipc: None,
             superbias: None,
             linearity: None,
             dark: None,
-            jump_gain: vec![],
-            jump_readnoise: vec![],
-            gain: vec![],
-            readnoise: vec![],
+            jump_gain_own: None,
+            jump_readnoise_own: None,
+            jump_gain_median: None,
+            gain: arr(vec![0.0; np]),
+            readnoise: arr(vec![0.0; np]),
             gain_factor: None,
-            average_dark_current: vec![],
-            pixeldq_refpix: vec![0; np],
-            pixeldq_pre_jump: vec![0; np],
+            average_dark_current: arr(vec![0.0; np]),
+            pixeldq_refpix: RefArray::from_vec(ny, nx, 1, vec![0; np]),
+            pixeldq_pre_jump: RefArray::from_vec(ny, nx, 1, vec![0; np]),
             pixeldq_after: vec![],
             cal_steps: vec![],
             ref_files: vec![],
         }
+    }
+
+    /// The same references in scratch files.
+    fn in_files(mut p: Prepared) -> Prepared {
+        let (ny, nx) = (p.ny, p.nx);
+        let f32s =
+            |a: &RefArray<f32>| RefArray::file_backed(ny, nx, 1, &a.whole().unwrap()).unwrap();
+        p.mask = RefArray::file_backed(ny, nx, 1, &p.mask.whole().unwrap()).unwrap();
+        let s = p.saturation.as_mut().unwrap();
+        s.threshold = f32s(&s.threshold);
+        s.nosat = RefArray::file_backed(ny, nx, 1, &s.nosat.whole().unwrap()).unwrap();
+        s.bias = s.bias.as_ref().map(f32s);
+        assert!(!p.mask.in_memory());
+        p
     }
 
     /// Streaming saturation (one group of latency, windows of 2–3 groups) gives exactly the
@@ -430,90 +563,108 @@ mod tests {
         for (ngroups, nframes, seed) in [(6, 4, 1), (3, 8, 2), (2, 4, 3), (5, 1, 4), (1, 4, 5)] {
             let (ny, nx) = (9, 11);
             let np = ny * nx;
-            let prep = prepared(ny, nx, ngroups, nframes, seed);
-            let sp = SaturationParams::default();
-            let mut cal = FrameCalibrator::new(&prep, ngroups, Some(sp), None);
-            assert_eq!(cal.has_latency(), nframes > 1);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 100);
-            let mut diluted_or_second = 0;
-            for int in 0..3 {
-                // Ramps from 0 to ~2.5 thresholds; some start at 0 (A/D floor), some jump.
-                let mut frames = vec![0u16; ngroups * np];
-                for p in 0..np {
-                    let slope: f32 = rng.random_range(0.0..600.0);
-                    let start: f32 = rng.random_range(0.0..400.0);
-                    let jump_at = rng.random_range(0..ngroups + 3);
-                    for g in 0..ngroups {
-                        let mut v = start + slope * g as f32;
-                        if g >= jump_at {
-                            v += 900.0;
+            // The whole frame in memory, and references in scratch files read in bands of 1, 2
+            // and 4 rows (with the growth halo).
+            // Growth of 1 and 2 pixels.
+            for (band, grow) in [(0, 1), (1, 1), (2, 1), (4, 1), (0, 2), (1, 2), (3, 2)] {
+                let prep = prepared(ny, nx, ngroups, nframes, seed);
+                let prep = if band > 0 { in_files(prep) } else { prep };
+                let sp = SaturationParams {
+                    n_pix_grow_sat: grow,
+                    ..SaturationParams::default()
+                };
+                let mut cal = FrameCalibrator::new(&prep, ngroups, Some(sp), None);
+                if band > 0 {
+                    cal.set_band(band);
+                }
+                assert_eq!(cal.has_latency(), nframes > 1);
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 100);
+                let mut diluted_or_second = 0;
+                for int in 0..3 {
+                    // Ramps from 0 to ~2.5 thresholds; some start at 0 (A/D floor), some jump.
+                    let mut frames = vec![0u16; ngroups * np];
+                    for p in 0..np {
+                        let slope: f32 = rng.random_range(0.0..600.0);
+                        let start: f32 = rng.random_range(0.0..400.0);
+                        let jump_at = rng.random_range(0..ngroups + 3);
+                        for g in 0..ngroups {
+                            let mut v = start + slope * g as f32;
+                            if g >= jump_at {
+                                v += 900.0;
+                            }
+                            frames[g * np + p] = v.clamp(0.0, 65535.0) as u16;
                         }
-                        frames[g * np + p] = v.clamp(0.0, 65535.0) as u16;
                     }
+                    let vals: Vec<f32> = frames.iter().map(|&v| v as f32).collect();
+                    let mut expect = vec![0u8; ngroups * np];
+                    for g in 0..ngroups {
+                        dq_init::seed_plane(
+                            &mut expect[g * np..(g + 1) * np],
+                            &prep.mask.whole().unwrap(),
+                        );
+                    }
+                    let sat = prep.saturation.as_ref().unwrap();
+                    let (threshold, nosat) =
+                        (sat.threshold.whole().unwrap(), sat.nosat.whole().unwrap());
+                    let bias = sat.bias.as_ref().map(|b| b.whole().unwrap());
+                    let thr = Thresholds {
+                        threshold: &threshold,
+                        nosat: &nosat,
+                        bias: bias.as_deref(),
+                    };
+                    let mut forward_only = expect.clone();
+                    let tile = Tile {
+                        rows: ny,
+                        cols: nx,
+                        ngroups,
+                    };
+                    let mut scratch = SaturationScratch::default();
+                    saturation::flag_integration(
+                        tile,
+                        &vals,
+                        &mut expect,
+                        &thr,
+                        &sp,
+                        sat.read_pattern.as_ref(),
+                        &mut scratch,
+                    );
+                    saturation::flag_integration(
+                        tile,
+                        &vals,
+                        &mut forward_only,
+                        &thr,
+                        &sp,
+                        None,
+                        &mut scratch,
+                    );
+                    diluted_or_second += expect
+                        .iter()
+                        .zip(&forward_only)
+                        .filter(|(a, b)| a != b)
+                        .count();
+                    let mut got = vec![0u8; ngroups * np];
+                    let mut order = Vec::new();
+                    for g in 0..ngroups {
+                        cal.ingest(&prep, int, g, &frames[g * np..(g + 1) * np], |cg| {
+                            order.push(cg.group);
+                            got[cg.group * np..(cg.group + 1) * np].copy_from_slice(cg.gdq);
+                            assert_eq!(cg.values, &vals[cg.group * np..(cg.group + 1) * np]);
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                    assert_eq!(order, (0..ngroups).collect::<Vec<_>>());
+                    assert_eq!(
+                        got, expect,
+                        "ngroups {ngroups}, nframes {nframes}, int {int}, band {band}, grow {grow}"
+                    );
                 }
-                let vals: Vec<f32> = frames.iter().map(|&v| v as f32).collect();
-                let mut expect = vec![0u8; ngroups * np];
-                for g in 0..ngroups {
-                    dq_init::seed_plane(&mut expect[g * np..(g + 1) * np], &prep.mask);
+                if nframes > 1 && ngroups > 1 {
+                    assert!(
+                        diluted_or_second > 0,
+                        "the test data must exercise the read-pattern tests"
+                    );
                 }
-                let sat = prep.saturation.as_ref().unwrap();
-                let thr = Thresholds {
-                    threshold: &sat.threshold,
-                    nosat: &sat.nosat,
-                    bias: sat.bias.as_deref(),
-                };
-                let mut forward_only = expect.clone();
-                let tile = Tile {
-                    rows: ny,
-                    cols: nx,
-                    ngroups,
-                };
-                let mut scratch = SaturationScratch::default();
-                saturation::flag_integration(
-                    tile,
-                    &vals,
-                    &mut expect,
-                    &thr,
-                    &sp,
-                    sat.read_pattern.as_ref(),
-                    &mut scratch,
-                );
-                saturation::flag_integration(
-                    tile,
-                    &vals,
-                    &mut forward_only,
-                    &thr,
-                    &sp,
-                    None,
-                    &mut scratch,
-                );
-                diluted_or_second += expect
-                    .iter()
-                    .zip(&forward_only)
-                    .filter(|(a, b)| a != b)
-                    .count();
-                let mut got = vec![0u8; ngroups * np];
-                let mut order = Vec::new();
-                for g in 0..ngroups {
-                    cal.ingest(&prep, int, g, &frames[g * np..(g + 1) * np], |cg| {
-                        order.push(cg.group);
-                        got[cg.group * np..(cg.group + 1) * np].copy_from_slice(cg.gdq);
-                        assert_eq!(cg.values, &vals[cg.group * np..(cg.group + 1) * np]);
-                        Ok(())
-                    })
-                    .unwrap();
-                }
-                assert_eq!(order, (0..ngroups).collect::<Vec<_>>());
-                assert_eq!(
-                    got, expect,
-                    "ngroups {ngroups}, nframes {nframes}, int {int}"
-                );
-            }
-            if nframes > 1 && ngroups > 1 {
-                assert!(
-                    diluted_or_second > 0,
-                    "the test data must exercise the read-pattern tests"
-                );
             }
         }
     }

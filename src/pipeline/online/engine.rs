@@ -211,7 +211,12 @@ impl OnlineEngine {
         let fit = FitConfig::new(&ramp)
             .map_err(|e| anyhow::anyhow!("{}: ramp fitting: {e}", input.display()))?;
         let refpix = match &s.refpix {
-            Some(rp) => Some(RefpixPlan::new(&input, meta, &prep.pixeldq_refpix, rp)?),
+            Some(rp) => Some(RefpixPlan::new(
+                &input,
+                meta,
+                &prep.pixeldq_refpix.whole()?,
+                rp,
+            )?),
             None => None,
         };
         let refpix_done = refpix
@@ -221,8 +226,7 @@ impl OnlineEngine {
         // official selection subtracts) cannot be known in advance and are taken as none.
         let jump = match &s.jump {
             Some(p) => {
-                let mut scratch = Vec::new();
-                let median_gain = jump::stats::nanmedian_f32(&prep.jump_gain, &mut scratch);
+                let median_gain = prep.jump_gain_median.unwrap_or(f32::NAN);
                 Some(
                     JumpSetup::new(
                         p,
@@ -242,13 +246,9 @@ impl OnlineEngine {
             nints: 1,
             ..j.clone()
         });
-        let mut pixeldq = std::mem::take(&mut prep.pixeldq_pre_jump);
-        if jump
+        let bad_gain_flags = jump
             .as_ref()
-            .is_some_and(|j| j.mode != JumpMode::StepSkipped)
-        {
-            jump::setup::flag_bad_gain(&mut pixeldq, &prep.jump_gain);
-        }
+            .is_some_and(|j| j.mode != JumpMode::StepSkipped);
         std::fs::create_dir_all(&s.output_dir).with_context(|| {
             format!(
                 "{}: cannot create the output directory",
@@ -272,37 +272,50 @@ impl OnlineEngine {
         // (and every other per-pixel array calibration does not need) are freed.
         let mut consts = MappedArray::<PixelRefs>::create(&dir, "pixel_constants", npix)?;
         let mut acc = MappedArray::<PixelAccumulator>::create(&dir, "accumulators", npix)?;
+        // Blocks are whole rows of the frame.
         let block = spill.block();
         for p0 in (0..npix).step_by(block.max(1)) {
             let n = block.min(npix - p0);
+            let rows = p0 / nx..(p0 + n) / nx;
+            let gain = prep.gain.rows(rows.clone())?;
+            let readnoise = prep.readnoise.rows(rows.clone())?;
+            let dark_current = prep.average_dark_current.rows(rows.clone())?;
+            let jump_gain = prep.jump_gain().rows(rows.clone())?;
+            let jump_readnoise = prep.jump_readnoise().rows(rows.clone())?;
+            let mut pixeldq = prep.pixeldq_pre_jump.rows(rows)?.into_owned();
+            if bad_gain_flags {
+                jump::setup::flag_bad_gain(&mut pixeldq, &jump_gain);
+            }
             let c = consts.slice_mut(p0..p0 + n);
             let a = acc.slice_mut(p0..p0 + n);
             for (k, (c, a)) in c.iter_mut().zip(a).enumerate() {
-                let p = p0 + k;
                 *c = PixelRefs {
-                    gain: prep.gain[p],
-                    readnoise: prep.readnoise[p],
-                    dark_current: prep.average_dark_current[p],
-                    pixel_dq: pixeldq[p],
-                    jump_gain: prep.jump_gain[p],
-                    jump_readnoise: prep.jump_readnoise[p],
+                    gain: gain[k],
+                    readnoise: readnoise[k],
+                    dark_current: dark_current[k],
+                    pixel_dq: pixeldq[k],
+                    jump_gain: jump_gain[k],
+                    jump_readnoise: jump_readnoise[k],
                 };
                 *a = PixelAccumulator::new(&fit, &c.consts());
             }
             acc.release(p0..p0 + n);
             consts.release(p0..p0 + n);
         }
-        drop(pixeldq);
         for v in [
-            &mut prep.gain,
-            &mut prep.readnoise,
-            &mut prep.average_dark_current,
-            &mut prep.jump_gain,
-            &mut prep.jump_readnoise,
-        ] {
-            *v = Vec::new();
+            Some(&mut prep.gain),
+            Some(&mut prep.readnoise),
+            Some(&mut prep.average_dark_current),
+            prep.jump_gain_own.as_mut(),
+            prep.jump_readnoise_own.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            v.clear();
         }
-        prep.pixeldq_refpix = Vec::new();
+        prep.pixeldq_pre_jump.clear();
+        prep.pixeldq_refpix.clear();
         prep.pixeldq_after = Vec::new();
         if let Some(d) = prep.dark.as_mut() {
             // Read by no step after set-up (merged into PIXELDQ / the average dark current).
