@@ -12,11 +12,11 @@ use frames::dq::{
 use super::fit::{segment_slope, segment_var_p, segment_var_r, PixelFit, PixelMemo};
 use super::median_rate::integration_median_rate;
 use super::record;
-use super::segments::{find_segments, prepare_integration, Segment};
+use super::segments::{find_segments, prepare_integration, Segment, Timing};
 use super::{FitConfig, FitValues, PixelConsts, RampFitConfigError};
 
 /// Variances at or above this are reported as 0 (the C code's LARGE_VARIANCE_THRESHOLD).
-const LARGE_VARIANCE: f64 = 1.0e6;
+pub(crate) const LARGE_VARIANCE: f64 = 1.0e6;
 
 /// Per-thread work buffers, sized once per exposure: fitting a pixel allocates nothing.
 #[derive(Debug, Clone)]
@@ -131,16 +131,34 @@ impl PixelAccumulator {
         scratch: &mut RampScratch,
         records: &mut Vec<u16>,
     ) -> IntegEarly {
+        let n = cfg.ngroups;
+        assert!(
+            input.ramp.len() >= n && input.gdq.len() >= n,
+            "ramp_fit: integration shorter than NGROUPS"
+        );
+        let pf = scratch.memo.select(cfg, px);
+        if let Some(c) = super::clean::fit_clean(cfg, &mut scratch.memo, input.ramp, input.gdq) {
+            return self.push_clean(pf.pixel_dq, n, c, records);
+        }
+        self.push_general(cfg, &pf, input, scratch, records)
+    }
+
+    /// [`push_integration`](Self::push_integration) by the general path, for the pixel
+    /// selected in `scratch.memo` (whose constants are `pf`).
+    fn push_general(
+        &mut self,
+        cfg: &FitConfig,
+        pf: &PixelFit,
+        input: IntegrationRamp<'_>,
+        scratch: &mut RampScratch,
+        records: &mut Vec<u16>,
+    ) -> IntegEarly {
         let IntegrationRamp {
             ramp,
             gdq,
             zeroframe,
         } = input;
         let n = cfg.ngroups;
-        assert!(
-            ramp.len() >= n && gdq.len() >= n,
-            "ramp_fit: integration shorter than NGROUPS"
-        );
         let RampScratch {
             orig,
             dq: wdq,
@@ -151,7 +169,6 @@ impl PixelAccumulator {
             memo,
             ..
         } = scratch;
-        let pf = memo.select(cfg, px);
         let (stats, timing) = prepare_integration(cfg, ramp, gdq, zeroframe, orig, wdq, data);
         let (wdq, data) = (&wdq[..n], &data[..n]);
 
@@ -235,7 +252,7 @@ impl PixelAccumulator {
             find_segments(&orig[..n], chargeloss_segs);
             let mut inv = 0.0f64;
             for seg in chargeloss_segs.iter() {
-                let v = segment_var_r(cfg, &pf, seg.len, timing);
+                let v = segment_var_r(cfg, pf, seg.len, timing);
                 if v > 0.0 {
                     inv += 1.0 / v;
                 }
@@ -249,6 +266,48 @@ impl PixelAccumulator {
             self.chargeloss_inv_var_r += 1.0 / var_rnoise;
         }
 
+        IntegEarly {
+            sci: sci as f32,
+            dq,
+            var_rnoise: var_rnoise as f32,
+        }
+    }
+
+    /// The rest of [`push_integration`](Self::push_integration) for a clean integration (one
+    /// segment of all `n` groups, nothing flagged): the general path's bookkeeping with every
+    /// flag test that cannot fire left out.
+    #[inline]
+    fn push_clean(
+        &mut self,
+        pixel_dq: u32,
+        n: usize,
+        c: super::clean::CleanFit,
+        records: &mut Vec<u16>,
+    ) -> IntegEarly {
+        self.median_sum += c.median_rate;
+        self.ints_done += 1;
+        let dq = pixel_dq;
+        let mut var_rnoise = c.var_rnoise;
+        let mut sci = if dq & (DO_NOT_USE | SATURATED) != 0 {
+            var_rnoise = 0.0;
+            f64::NAN
+        } else {
+            c.slope_num * var_rnoise
+        };
+        self.inv_var_r += c.inv_var_r;
+        self.slope_num += c.slope_num;
+        record::push(records, Timing::Group, std::iter::once(n));
+        if dq & DO_NOT_USE != 0 {
+            self.dnu_ints += 1;
+            sci = f64::NAN;
+        }
+        if dq & SATURATED != 0 {
+            self.sat_ints += 1;
+            sci = f64::NAN;
+        }
+        if var_rnoise > 0.0 {
+            self.chargeloss_inv_var_r += c.inv_var_rnoise;
+        }
         IntegEarly {
             sci: sci as f32,
             dq,
@@ -277,7 +336,8 @@ impl PixelAccumulator {
         let invalid = pf.pixel_dq & (DO_NOT_USE | SATURATED) != 0;
 
         let mut inv_var_p_sum = 0.0f64;
-        let mut last: Option<(super::segments::Timing, &[u16], (f64, f64))> = None;
+        // Integrations with the same segments give the same values: reuse the last ones.
+        let mut last: Option<(Timing, &[u16], f64, IntegLate)> = None;
         let mut stream = records;
         for i in 0..cfg.nints {
             let (rec, rest) =
@@ -287,49 +347,22 @@ impl PixelAccumulator {
                 per_integration(i, IntegLate::default());
                 continue;
             }
-            // Integrations with the same segments give the same sums: reuse the last ones.
-            let (inv_p, inv_e) = match last {
-                Some((timing, lens, sums)) if timing == rec.timing && lens == rec.lens => sums,
-                _ => {
-                    let (mut inv_p, mut inv_e) = (0.0f64, 0.0f64);
-                    for &len in rec.lens {
-                        let len = len as usize;
-                        let var_p = segment_var_p(cfg, &pf, mr, len, rec.timing);
-                        let var_r = segment_var_r(cfg, &pf, len, rec.timing);
-                        if var_p > 0.0 {
-                            inv_p += 1.0 / var_p;
-                        }
-                        inv_e += 1.0 / (var_p + var_r);
-                    }
-                    last = Some((rec.timing, rec.lens, (inv_p, inv_e)));
-                    (inv_p, inv_e)
+            let (inv_p, late) = match last {
+                Some((timing, lens, inv_p, late))
+                    if timing == rec.timing && same_lens(lens, rec.lens) =>
+                {
+                    (inv_p, late)
                 }
-            };
-            let mut var_poisson = if inv_p > 0.0 { 1.0 / inv_p } else { 0.0 };
-            if var_poisson >= LARGE_VARIANCE {
-                var_poisson = 0.0;
-            }
-            let err = if invalid {
-                var_poisson = 0.0;
-                0.0
-            } else {
-                let var_e = 1.0 / inv_e;
-                if var_e > LARGE_VARIANCE {
-                    0.0
-                } else {
-                    var_e.sqrt()
+                _ => {
+                    let (inv_p, late) = integration_poisson(cfg, &pf, mr, invalid, rec);
+                    last = Some((rec.timing, rec.lens, inv_p, late));
+                    (inv_p, late)
                 }
             };
             if inv_p > 0.0 {
                 inv_var_p_sum += inv_p;
             }
-            per_integration(
-                i,
-                IntegLate {
-                    var_poisson: var_poisson as f32,
-                    err: err as f32,
-                },
-            );
+            per_integration(i, late);
         }
 
         let nints = cfg.nints as u32;
@@ -388,6 +421,52 @@ impl PixelAccumulator {
     }
 }
 
+/// Whether two records have the same segment lengths (inline: most are one word long).
+#[inline]
+fn same_lens(a: &[u16], b: &[u16]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// One integration's Σ 1/var_p over its segments and its late rateints values, from its record.
+fn integration_poisson(
+    cfg: &FitConfig,
+    pf: &PixelFit,
+    mr: f64,
+    invalid: bool,
+    rec: record::Record<'_>,
+) -> (f64, IntegLate) {
+    let (mut inv_p, mut inv_e) = (0.0f64, 0.0f64);
+    for &len in rec.lens {
+        let len = len as usize;
+        let var_p = segment_var_p(cfg, pf, mr, len, rec.timing);
+        let var_r = segment_var_r(cfg, pf, len, rec.timing);
+        if var_p > 0.0 {
+            inv_p += 1.0 / var_p;
+        }
+        inv_e += 1.0 / (var_p + var_r);
+    }
+    let mut var_poisson = if inv_p > 0.0 { 1.0 / inv_p } else { 0.0 };
+    if var_poisson >= LARGE_VARIANCE {
+        var_poisson = 0.0;
+    }
+    let err = if invalid {
+        var_poisson = 0.0;
+        0.0
+    } else {
+        let var_e = 1.0 / inv_e;
+        if var_e > LARGE_VARIANCE {
+            0.0
+        } else {
+            var_e.sqrt()
+        }
+    };
+    let late = IntegLate {
+        var_poisson: var_poisson as f32,
+        err: err as f32,
+    };
+    (inv_p, late)
+}
+
 /// Exact (whole-exposure) driver entry: fits every integration of one pixel and writes the
 /// rateints values into `ints_out` (one per integration) and the rate values into `rate_out`.
 ///
@@ -433,19 +512,20 @@ pub fn fit_pixel(
     let mut records = std::mem::take(&mut scratch.records);
     records.clear();
     let mut acc = PixelAccumulator::new(cfg, px);
-    for (i, out) in ints_out.iter_mut().enumerate() {
-        let r = i * n..(i + 1) * n;
-        let z = zeroframe.map(|z| z[i]);
-        let input = IntegrationRamp {
-            ramp: &ramp[r.clone()],
-            gdq: &gdq[r],
-            zeroframe: z,
+    let pf = scratch.memo.select(cfg, px);
+    macro_rules! dispatch {
+        ($($n:literal)*) => {
+            match n {
+                $($n if cfg.clean_path => push_all::<$n>(
+                    &mut acc, cfg, &pf, ramp, gdq, zeroframe, scratch, &mut records, ints_out
+                ),)*
+                _ => push_all_general(
+                    &mut acc, cfg, &pf, ramp, gdq, zeroframe, scratch, &mut records, ints_out
+                ),
+            }
         };
-        let e = acc.push_integration(cfg, px, input, scratch, &mut records);
-        out.sci = e.sci;
-        out.dq = e.dq;
-        out.var_rnoise = e.var_rnoise;
     }
+    dispatch!(3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33);
     let rate = acc.finish(cfg, px, &records, |i, late| {
         ints_out[i].var_poisson = late.var_poisson;
         ints_out[i].err = late.err;
@@ -453,4 +533,69 @@ pub fn fit_pixel(
     // The records were written just above for exactly NINTS integrations.
     *rate_out = rate.expect("ramp_fit: records written by fit_pixel are complete");
     scratch.records = records;
+}
+
+/// Every integration of one pixel (selected in `scratch.memo`, constants `pf`), in order: clean
+/// integrations by the fast path for NGROUPS = `N`, the others by the general path.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn push_all<const N: usize>(
+    acc: &mut PixelAccumulator,
+    cfg: &FitConfig,
+    pf: &PixelFit,
+    ramp: &[f32],
+    gdq: &[u8],
+    zeroframe: Option<&[f32]>,
+    scratch: &mut RampScratch,
+    records: &mut Vec<u16>,
+    ints_out: &mut [FitValues],
+) {
+    let n = cfg.ngroups;
+    for (i, out) in ints_out.iter_mut().enumerate() {
+        let r = i * n..(i + 1) * n;
+        let (ramp, gdq) = (&ramp[r.clone()], &gdq[r]);
+        let e = match super::clean::kernel::<N>(cfg, &mut scratch.memo, ramp, gdq) {
+            Some(c) => acc.push_clean(pf.pixel_dq, n, c, records),
+            None => {
+                let input = IntegrationRamp {
+                    ramp,
+                    gdq,
+                    zeroframe: zeroframe.map(|z| z[i]),
+                };
+                acc.push_general(cfg, pf, input, scratch, records)
+            }
+        };
+        out.sci = e.sci;
+        out.dq = e.dq;
+        out.var_rnoise = e.var_rnoise;
+    }
+}
+
+/// [`push_all`] without the fast path.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn push_all_general(
+    acc: &mut PixelAccumulator,
+    cfg: &FitConfig,
+    pf: &PixelFit,
+    ramp: &[f32],
+    gdq: &[u8],
+    zeroframe: Option<&[f32]>,
+    scratch: &mut RampScratch,
+    records: &mut Vec<u16>,
+    ints_out: &mut [FitValues],
+) {
+    let n = cfg.ngroups;
+    for (i, out) in ints_out.iter_mut().enumerate() {
+        let r = i * n..(i + 1) * n;
+        let input = IntegrationRamp {
+            ramp: &ramp[r.clone()],
+            gdq: &gdq[r],
+            zeroframe: zeroframe.map(|z| z[i]),
+        };
+        let e = acc.push_general(cfg, pf, input, scratch, records);
+        out.sci = e.sci;
+        out.dq = e.dq;
+        out.var_rnoise = e.var_rnoise;
+    }
 }

@@ -67,7 +67,36 @@ pub(crate) struct WeightSums {
 }
 
 impl WeightSums {
-    fn compute(
+    pub fn clear(&mut self) {
+        self.w.clear();
+        self.xw.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.w.is_empty()
+    }
+
+    pub fn w(&self) -> &[f64] {
+        &self.w
+    }
+
+    pub fn xw(&self) -> &[f64] {
+        &self.xw
+    }
+
+    pub fn sw(&self) -> f64 {
+        self.sw
+    }
+
+    pub fn sx(&self) -> f64 {
+        self.sx
+    }
+
+    pub fn inv_den(&self) -> f64 {
+        self.inv_den
+    }
+
+    pub fn compute(
         &mut self,
         table: &WeightTable,
         px: &PixelFit,
@@ -95,6 +124,9 @@ impl WeightSums {
     }
 }
 
+/// Number of weighted-fit sums [`PixelMemo`] keeps.
+const SUMS_CACHE: usize = 4;
+
 /// Per-pixel values of the fit that do not change from one integration to the next, computed
 /// once per pixel instead of once per integration: the pixel's [`PixelFit`] and, per segment
 /// length ≥ 2 (whose timing is always TGROUP), the read-noise variance and its inverse. The
@@ -105,8 +137,13 @@ pub(crate) struct PixelMemo {
     pub pf: Option<PixelFit>,
     /// `(var_r, 1/var_r)` by segment length; NaN = not computed yet.
     var_r: Vec<(f64, f64)>,
-    /// Weight sums of the last weighted fit (most integrations of a pixel repeat it).
-    sums: WeightSums,
+    /// Weight sums of the last few weighted fits (most integrations of a pixel repeat them: a
+    /// ramp split by one jump alternates between two), replaced in turn.
+    sums: [WeightSums; SUMS_CACHE],
+    /// The entry of `sums` to replace next.
+    sums_next: usize,
+    /// Constants of the clean-integration fast path.
+    pub clean: super::clean::CleanMemo,
 }
 
 impl PixelMemo {
@@ -123,7 +160,9 @@ impl PixelMemo {
             self.pf = Some(PixelFit::new(cfg, px));
             self.var_r.clear();
             self.var_r.resize(cfg.ngroups + 1, (f64::NAN, f64::NAN));
-            self.sums.w.clear(); // forces a recompute: the weights scale with this pixel's rn
+            // Forces a recompute: the weights scale with this pixel's rn.
+            self.sums.iter_mut().for_each(WeightSums::clear);
+            self.clean.clear();
         }
         self.pf.expect("set above")
     }
@@ -191,6 +230,24 @@ fn var_r_long(cfg: &FitConfig, px: &PixelFit, len: usize) -> f64 {
     let r = px.rn / cfg.group_time;
     let l = len as f64;
     (12.0 * r * r) / ((l * l * l - l) * px.gain * px.gain)
+}
+
+/// Index of the optimal weights' power for a segment whose last and first values differ by
+/// `span` DN: from the signal-to-noise ratio `span·gain / sqrt(rn² + span·gain)` (0 when the
+/// denominator is not positive or the gain is 0, and when negative). `rn2` is `rn·rn`.
+pub(crate) fn weight_power(span: f64, gain: f64, rn2: f64) -> usize {
+    let den = rn2 + span * gain;
+    let snr = if den <= 0.0 || gain == 0.0 {
+        0.0
+    } else {
+        let s = span * gain / den.sqrt();
+        if s < 0.0 {
+            0.0
+        } else {
+            s
+        }
+    };
+    snr_power(snr)
 }
 
 /// Exponent of the optimal weights from the segment's end-point signal-to-noise ratio. A NaN SNR
@@ -263,24 +320,23 @@ impl WeightTable {
 fn weighted_ols_slope(cfg: &FitConfig, memo: &mut PixelMemo, y: &[f64], start: usize) -> f64 {
     let px = memo.pf.expect("PixelMemo::select first");
     let len = y.len();
-    let span = y[len - 1] - y[0];
-    let den = px.rn * px.rn + span * px.gain;
-    let snr = if den <= 0.0 || px.gain == 0.0 {
-        0.0
-    } else {
-        let s = span * px.gain / den.sqrt();
-        if s < 0.0 {
-            0.0
-        } else {
-            s
+    let power = weight_power(y[len - 1] - y[0], px.gain, px.rn * px.rn);
+
+    let key = (len, start, power);
+    let slot = match memo
+        .sums
+        .iter()
+        .position(|s| s.key == key && s.w.len() == len)
+    {
+        Some(k) => k,
+        None => {
+            let k = memo.sums_next;
+            memo.sums_next = (k + 1) % SUMS_CACHE;
+            memo.sums[k].compute(&cfg.weights, &px, len, start, power);
+            k
         }
     };
-    let power = snr_power(snr);
-
-    let sums = &mut memo.sums;
-    if sums.key != (len, start, power) || sums.w.len() != len {
-        sums.compute(&cfg.weights, &px, len, start, power);
-    }
+    let sums = &memo.sums[slot];
     let (mut sy, mut sxy) = (0.0f64, 0.0f64);
     for ((&yj, &w), &xw) in y.iter().zip(&sums.w).zip(&sums.xw) {
         let yv = if yj.is_nan() { 0.0 } else { yj };

@@ -100,3 +100,106 @@ fn median_of_differences(
         v => (diffs[v / 2] + diffs[v / 2 - 1]) / 2.0,
     }
 }
+
+/// Largest number of differences [`median_finite`] takes (clean ramps of up to 33 groups).
+pub(crate) const MAX_FINITE_MEDIAN: usize = 32;
+
+/// Capacity of a compile-time compare-exchange list (Batcher's network of 32 values has 191).
+const MAX_PAIRS: usize = 192;
+
+/// The compare-exchanges of Batcher's odd–even merge sort of `len` values that can change the
+/// median positions (`len/2`, and `len/2 − 1` when `len` is even), in network order.
+///
+/// A pair is kept when one of its positions is read later (by a kept pair or as the result);
+/// then both its positions are read. Dropped pairs only move values that nothing reads again,
+/// so the median positions end up holding the same values as after the full sort.
+const fn median_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
+    let mut all = [(0u8, 0u8); MAX_PAIRS];
+    let mut count = 0;
+    let mut p = 1;
+    while p < len {
+        let mut k = p;
+        while k > 0 {
+            let mut j = k % p;
+            while j + k < len {
+                let mut i = 0;
+                while i < k && i + j + k < len {
+                    if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
+                        all[count] = ((i + j) as u8, (i + j + k) as u8);
+                        count += 1;
+                    }
+                    i += 1;
+                }
+                j += 2 * k;
+            }
+            k /= 2;
+        }
+        p *= 2;
+    }
+    let mut needed = [false; MAX_FINITE_MEDIAN + 1];
+    if len > 0 {
+        needed[len / 2] = true;
+        if len.is_multiple_of(2) {
+            needed[len / 2 - 1] = true;
+        }
+    }
+    let mut keep = [false; MAX_PAIRS];
+    let mut kept = 0;
+    let mut k = count;
+    while k > 0 {
+        k -= 1;
+        let (a, b) = (all[k].0 as usize, all[k].1 as usize);
+        if needed[a] || needed[b] {
+            keep[k] = true;
+            needed[a] = true;
+            needed[b] = true;
+            kept += 1;
+        }
+    }
+    let mut out = [(0u8, 0u8); MAX_PAIRS];
+    let mut n = 0;
+    let mut k = 0;
+    while k < count {
+        if keep[k] {
+            out[n] = all[k];
+            n += 1;
+        }
+        k += 1;
+    }
+    assert!(n == kept);
+    (out, n)
+}
+
+// The unrolled network below has 191 steps: enough for the longest list.
+const _: () = assert!(median_pairs(MAX_FINITE_MEDIAN).1 <= 191);
+
+/// The median network of the `N − 1` differences of an `N`-group ramp, as straight-line code.
+pub(crate) struct DiffMedian<const N: usize>;
+
+impl<const N: usize> DiffMedian<N> {
+    const PAIRS: ([(u8, u8); MAX_PAIRS], usize) = median_pairs(N - 1);
+
+    /// Median of `v[..N − 1]` (no NaN among them; `v[N − 1]` is not read): the middle value, or
+    /// `(a + b) / 2` of the two middle ones, as numpy's median. Equal to the median of the full
+    /// sort except possibly for the sign of a zero result, which cannot reach a product (the
+    /// rates are summed onto +0 and otherwise only compared with 0).
+    #[inline(always)]
+    pub(crate) fn median(mut v: [f64; N]) -> f64 {
+        let m = N - 1;
+        seq_macro::seq!(K in 0..191 {
+            if K < Self::PAIRS.1 {
+                let (i, j) = (Self::PAIRS.0[K].0 as usize, Self::PAIRS.0[K].1 as usize);
+                let (a, b) = (v[i], v[j]);
+                // Plain comparisons: one minsd/maxsd each. Equal values (±0) may come out
+                // either way round, which changes at most the sign of a zero.
+                v[i] = if a < b { a } else { b };
+                v[j] = if a > b { a } else { b };
+            }
+        });
+        if m % 2 == 1 {
+            v[m / 2]
+        } else {
+            (v[m / 2] + v[m / 2 - 1]) / 2.0
+        }
+    }
+}

@@ -17,6 +17,7 @@
 //! Not handled here (driver level): the "every pixel saturated in group 0 of every integration →
 //! no product" rule, MIRI leading/trailing all-DNU group removal, the optional fitopt product.
 
+mod clean;
 mod combine;
 mod fit;
 mod median_rate;
@@ -88,6 +89,8 @@ pub struct FitConfig {
     /// Sorting network for the NGROUPS − 1 first differences of the median rate (None when
     /// there are too many for one).
     pub(crate) diff_network: Option<crate::steps::sort_network::SortNetwork>,
+    /// Clean integrations take the fast path of [`clean`] (tests turn it off to compare).
+    pub(crate) clean_path: bool,
 }
 
 impl FitConfig {
@@ -123,6 +126,7 @@ impl FitConfig {
             keep: group_window(p.firstgroup, p.lastgroup, p.ngroups),
             weights: fit::WeightTable::new(p.ngroups),
             diff_network: crate::steps::sort_network::SortNetwork::new(p.ngroups - 1),
+            clean_path: group_window(p.firstgroup, p.lastgroup, p.ngroups) == (0..p.ngroups),
         })
     }
 
@@ -176,6 +180,8 @@ pub struct FitValues {
 /// gain_scale (spec §13) lives in its own module; re-exported here for callers of the fit.
 pub use super::gain_scale::apply as gain_scale;
 
+#[cfg(test)]
+mod fast_path_tests;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
