@@ -5,7 +5,9 @@
 //! array shapes, and accepts the older layouts seen in real CRDS files (DQ stored as uint8,
 //! int32 or uint32; extra UNC extension; no ASDF, DQ_DEF or ERR). DQ values are decoded through
 //! the file's DQ_DEF table as stdatamodels does on open. The 2-D references live in memory; the
-//! dark is memory-mapped ([`dark`]).
+//! dark is memory-mapped ([`dark`]). `XxxRef::load_rows` reads only a band of rows of the science
+//! subarray (same checks), and `DarkRef::load_banded` leaves the dark's DQ and AVDRKCUR in the
+//! file, so that a driver can prepare a full frame's references a band at a time.
 
 pub(crate) mod cfits;
 mod common;
