@@ -98,6 +98,62 @@ fn a_slow_sink_applies_back_pressure() {
     }
 }
 
+/// A live feed with pauses between groups (as at detector cadence): the engine finishes each
+/// integration a slice at a time in the pauses instead of making the next group wait for the
+/// whole integration, and the products are exactly those of the file processed straight.
+#[test]
+fn finishing_between_groups_gives_the_same_products() {
+    let tmp = tempfile::tempdir().unwrap();
+    let uncal = fixture("heavy_cr", &tmp.path().join("in"));
+    let raw = Arc::new(frames::raw::RawExposure::open(&uncal).unwrap());
+    let geom = geometry_of(&raw);
+    for window in [1, 3] {
+        let (tx, mut src) = stream::live_feed(geom, 2);
+        let producer = {
+            let raw = raw.clone();
+            std::thread::spawn(move || {
+                online::replay_frames(&raw, tx, Some(Duration::from_millis(40)), None)
+            })
+        };
+        let mut planes = Vec::new();
+        let mut sink = |p: &IntegrationPlane| {
+            planes.push(p.int);
+            Ok(())
+        };
+        let out = tmp.path().join(format!("live{window}"));
+        let options = OnlineOptions {
+            first_window: window,
+            ..OnlineOptions::default()
+        };
+        let report = online::run_stream(
+            &settings(&uncal, &tmp.path().join("in"), &out),
+            raw.meta(),
+            &mut src,
+            &mut sink,
+            options.clone(),
+        )
+        .unwrap();
+        producer.join().unwrap().unwrap();
+        assert_eq!(planes, (0..geom.nints).collect::<Vec<_>>());
+        // With a window of 3 this 3-integration exposure is decided after its last group, when
+        // nothing is left to wait for; with 1, integrations 0 and 1 are finished in the pauses.
+        assert!(
+            window == 3 || report.background_slices > 0,
+            "window {window}: no finishing slice ran between groups"
+        );
+        // The same engine on the file (frames always at hand: no pause, no background slice).
+        let direct = tmp.path().join(format!("direct{window}"));
+        let s = settings(&uncal, &tmp.path().join("in"), &direct);
+        let mut file = RawFileSource::new(raw.clone());
+        let r =
+            online::run_stream(&s, raw.meta(), &mut file, &mut online::NullSink, options).unwrap();
+        assert_eq!(r.background_slices, 0);
+        for p in &r.outputs {
+            assert_same_images(&out.join(p.file_name().unwrap()), p);
+        }
+    }
+}
+
 /// The producer stops in the middle of an integration: the run fails with an error naming the
 /// truncation, the finished integrations reached the sink, and no product (complete or
 /// partial) nor scratch file is left in the output directory. With the default window the

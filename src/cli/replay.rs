@@ -279,7 +279,7 @@ impl ReplayReport {
             self.capacity() / 1e6
         );
         s += &format!(
-            "  missed deadlines: {}{} of {} groups; feed/context queue high water {} frames\n",
+            "  missed deadlines: {}{} of {} groups; feed/context queue high water {} frames; {} finishing slices between groups\n",
             r.deadline_misses,
             if self.interval.is_none() {
                 " (no deadlines at max speed)"
@@ -287,7 +287,8 @@ impl ReplayReport {
                 ""
             },
             r.groups,
-            r.queue_high_water
+            r.queue_high_water,
+            r.background_slices
         );
         if let Some(b) = self.peak_rss_bytes {
             s += &format!("  peak RSS {:.1} MiB\n", b as f64 / (1 << 20) as f64);
@@ -327,7 +328,7 @@ impl ReplayReport {
             .map(|p| format!("\"{}\"", esc(&p.display().to_string())))
             .collect();
         format!(
-            "{{\"input\": \"{}\", \"shape\": [{}, {}, {}, {}], \"tgroup_s\": {}, \"speed\": {}, \"interval_ms\": {}, \"jump_mode\": \"{:?}\", \"frames\": {}, \"group_latency\": {}, \"integration_latency\": {}, \"throughput_reads_per_s\": {:.1}, \"capacity_reads_per_s\": {:.1}, \"wall_s\": {:.6}, \"missed_deadlines\": {}, \"groups\": {}, \"queue_high_water\": {}, \"peak_rss_bytes\": {}, \"outputs\": [{}]}}",
+            "{{\"input\": \"{}\", \"shape\": [{}, {}, {}, {}], \"tgroup_s\": {}, \"speed\": {}, \"interval_ms\": {}, \"jump_mode\": \"{:?}\", \"frames\": {}, \"group_latency\": {}, \"integration_latency\": {}, \"throughput_reads_per_s\": {:.1}, \"capacity_reads_per_s\": {:.1}, \"wall_s\": {:.6}, \"missed_deadlines\": {}, \"groups\": {}, \"queue_high_water\": {}, \"background_slices\": {}, \"peak_rss_bytes\": {}, \"outputs\": [{}]}}",
             esc(&r.input.display().to_string()),
             r.shape[0],
             r.shape[1],
@@ -348,6 +349,7 @@ impl ReplayReport {
             r.deadline_misses,
             r.groups,
             r.queue_high_water,
+            r.background_slices,
             self.peak_rss_bytes
                 .map(|b| b.to_string())
                 .unwrap_or_else(|| "null".into()),

@@ -12,7 +12,7 @@
 //! whose output is one finished integration); it knows nothing about FITS or JWST.
 
 use crate::frame::Frame;
-use crate::source::{FrameSource, StreamError};
+use crate::source::{FrameSource, StreamError, TryFrame};
 use std::collections::VecDeque;
 
 /// Something that consumes frames in time order and now and then completes a unit of output
@@ -22,9 +22,28 @@ pub trait FrameProcessor {
     type Error;
     /// Consume one frame; `Some` when this frame completed an output.
     fn process(&mut self, frame: Frame) -> Result<Option<Self::Output>, Self::Error>;
-    /// The input has ended (called once, after the last frame): finish the work; may yield one
-    /// last output.
+    /// The input has ended (called once, after the last frame): finish the work (including
+    /// any background work still pending); may yield one last output.
     fn finish(&mut self) -> Result<Option<Self::Output>, Self::Error>;
+    /// One slice of deferred work, done while no frame is waiting — e.g. finishing an
+    /// integration a block of pixels at a time between the groups of the next one, so a
+    /// group arriving meanwhile waits for one slice, not for the whole integration. Slices
+    /// should be short (milliseconds). A processor must not depend on this being called: it
+    /// does the pending work itself when it needs the result (or in `finish`). Default: none.
+    fn background(&mut self) -> Result<Background<Self::Output>, Self::Error> {
+        Ok(Background::Idle)
+    }
+}
+
+/// What one call of [`FrameProcessor::background`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Background<T> {
+    /// No deferred work: the caller may block waiting for the next frame.
+    Idle,
+    /// A slice was done and more remains.
+    Progress,
+    /// A slice completed an output.
+    Ready(T),
 }
 
 /// What [`Context::receive`] reports.
@@ -139,10 +158,31 @@ impl<P: FrameProcessor> Context<P> {
         self.processor
     }
 
+    /// Do all the processor's deferred work, giving its outputs to `sink`.
+    fn complete_background<F>(&mut self, sink: &mut F) -> Result<(), P::Error>
+    where
+        F: FnMut(P::Output) -> Result<(), P::Error>,
+    {
+        loop {
+            match self.processor.background()? {
+                Background::Idle => return Ok(()),
+                Background::Progress => {}
+                Background::Ready(out) => sink(out)?,
+            }
+        }
+    }
+
     /// Drive the context from a source to the end: pull a frame, process it at once, and give
     /// every output to `sink` before pulling the next frame, so a slow sink slows the source and
-    /// no frame waits in the queue longer than the processing of the one before it. A source error (e.g. a producer that stopped mid-integration) ends the run with
-    /// that error; nothing is flushed, so the processor never finishes on partial input.
+    /// no frame waits in the queue longer than the processing of the one before it.
+    ///
+    /// While the source has no frame yet, the processor's [`FrameProcessor::background`] work
+    /// runs a slice at a time (so a frame arriving meanwhile waits for one slice at most); the
+    /// context blocks on the source only when there is none.
+    ///
+    /// A source error (e.g. a producer that stopped mid-integration) ends the run with that
+    /// error after the deferred work on the frames already processed is completed and
+    /// delivered; nothing is flushed, so the processor never finishes on partial input.
     pub fn run<S, F>(&mut self, source: &mut S, mut sink: F) -> Result<(), P::Error>
     where
         S: FrameSource + ?Sized,
@@ -152,9 +192,29 @@ impl<P: FrameProcessor> Context<P> {
         let mut pending: Option<Frame> = None;
         loop {
             if pending.is_none() && !self.flushing {
-                match source.next_frame()? {
-                    Some(f) => pending = Some(f),
-                    None => self.flush(),
+                // Take a frame that is already here; while none is, do the processor's
+                // background work a slice at a time, and block only when it has none.
+                let next = match source.try_next_frame() {
+                    Ok(TryFrame::NotYet) => match self.processor.background()? {
+                        Background::Progress => continue,
+                        Background::Ready(out) => {
+                            sink(out)?;
+                            continue;
+                        }
+                        Background::Idle => source.next_frame(),
+                    },
+                    Ok(TryFrame::Ready(f)) => Ok(f),
+                    Err(e) => Err(e),
+                };
+                match next {
+                    Ok(Some(f)) => pending = Some(f),
+                    Ok(None) => self.flush(),
+                    Err(e) => {
+                        // The input broke off: what was complete before it (deferred work on
+                        // frames already processed) is still finished and delivered.
+                        self.complete_background(&mut sink)?;
+                        return Err(e.into());
+                    }
                 }
             }
             if let Some(f) = pending.take() {
@@ -275,6 +335,120 @@ mod tests {
         assert!(ctx.high_water() <= 3);
         assert_eq!(outs, vec![(0, 6), (1, 46), (2, 86)]);
         assert!(ctx.processor().finished);
+    }
+
+    /// Defers each integration's output to background slices (3 per integration); must finish
+    /// pending slices itself before the next integration ends and in `finish`.
+    #[derive(Default)]
+    struct Deferred {
+        sum: u64,
+        pending: std::collections::VecDeque<(usize, u64, usize)>,
+        slices_in_background: usize,
+        slices_forced: usize,
+    }
+
+    impl Deferred {
+        fn slice(&mut self) -> Option<(usize, u64)> {
+            let job = self.pending.front_mut()?;
+            job.2 += 1;
+            if job.2 == 3 {
+                let (i, s, _) = self.pending.pop_front().expect("front");
+                return Some((i, s));
+            }
+            None
+        }
+    }
+
+    impl FrameProcessor for Deferred {
+        type Output = Vec<(usize, u64)>;
+        type Error = StreamError;
+        fn process(&mut self, f: Frame) -> Result<Option<Self::Output>, StreamError> {
+            let mut px = [0u16; 6];
+            f.pixels_into(&mut px);
+            self.sum += px[0] as u64;
+            let mut out = Vec::new();
+            if f.group + 1 == GEOM.ngroups {
+                // At most one integration may wait: finish the older one first.
+                while !self.pending.is_empty() {
+                    self.slices_forced += 1;
+                    out.extend(self.slice());
+                }
+                self.pending
+                    .push_back((f.int, std::mem::take(&mut self.sum), 0));
+            }
+            Ok((!out.is_empty()).then_some(out))
+        }
+        fn finish(&mut self) -> Result<Option<Self::Output>, StreamError> {
+            let mut out = Vec::new();
+            while !self.pending.is_empty() {
+                self.slices_forced += 1;
+                out.extend(self.slice());
+            }
+            Ok((!out.is_empty()).then_some(out))
+        }
+        fn background(&mut self) -> Result<Background<Self::Output>, StreamError> {
+            if self.pending.is_empty() {
+                return Ok(Background::Idle);
+            }
+            self.slices_in_background += 1;
+            Ok(match self.slice() {
+                Some(o) => Background::Ready(vec![o]),
+                None => Background::Progress,
+            })
+        }
+    }
+
+    #[test]
+    fn background_work_fills_the_waits_of_a_slow_feed() {
+        let (tx, mut src) = live_feed(GEOM, 2);
+        let h = thread::spawn(move || {
+            for i in 0..GEOM.nints {
+                for g in 0..GEOM.ngroups {
+                    thread::sleep(Duration::from_millis(20));
+                    tx.send(frame(i, g)).unwrap();
+                }
+            }
+        });
+        let mut ctx = Context::new(Deferred::default(), 2);
+        let mut outs = Vec::new();
+        ctx.run(&mut src, |o| {
+            outs.extend(o);
+            Ok(())
+        })
+        .unwrap();
+        h.join().unwrap();
+        assert_eq!(outs, vec![(0, 6), (1, 46), (2, 86)]);
+        // The feed waits 20 ms between frames: the first two integrations are finished in the
+        // waits; the last one at the end of the input, by `finish`.
+        let p = ctx.processor();
+        assert_eq!(p.slices_in_background, 6, "forced: {}", p.slices_forced);
+        assert_eq!(p.slices_forced, 3);
+    }
+
+    #[test]
+    fn without_waits_deferred_work_is_done_when_needed() {
+        // A file-like source always has the next frame: no background slice ever runs.
+        struct AllAtHand(usize);
+        impl FrameSource for AllAtHand {
+            fn geometry(&self) -> FrameGeometry {
+                GEOM
+            }
+            fn next_frame(&mut self) -> Result<Option<Frame>, StreamError> {
+                let k = self.0;
+                self.0 += 1;
+                Ok((k < GEOM.frames()).then(|| frame(k / GEOM.ngroups, k % GEOM.ngroups)))
+            }
+        }
+        let mut ctx = Context::new(Deferred::default(), 2);
+        let mut outs = Vec::new();
+        ctx.run(&mut AllAtHand(0), |o| {
+            outs.extend(o);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(outs, vec![(0, 6), (1, 46), (2, 86)]);
+        assert_eq!(ctx.processor().slices_in_background, 0);
+        assert_eq!(ctx.processor().slices_forced, 9);
     }
 
     #[test]

@@ -14,4 +14,4 @@ pub mod source;
 pub use budget::{plan_tiles, tiles_of, MemoryBudget, Tile, TilePlan};
 pub use frame::{Frame, FrameGeometry};
 pub use metrics::{Latency, StageTimes};
-pub use source::{live_feed, FeedProducer, FrameSource, LiveSource, StreamError};
+pub use source::{live_feed, FeedProducer, FrameSource, LiveSource, StreamError, TryFrame};

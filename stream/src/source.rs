@@ -7,7 +7,7 @@
 //! clean end.
 
 use crate::frame::{Frame, FrameGeometry};
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::time::Duration;
 
 /// Errors a stream can report.
@@ -42,6 +42,21 @@ pub trait FrameSource: Send {
     fn geometry(&self) -> FrameGeometry;
     /// The next frame, `Ok(None)` after the last frame of the exposure.
     fn next_frame(&mut self) -> Result<Option<Frame>, StreamError>;
+    /// The next frame if it is already here, without waiting: [`TryFrame::NotYet`] lets the
+    /// caller use the wait (a live feed between two groups) for other work. Sources whose frames
+    /// are always at hand (a file) keep this default, which is [`FrameSource::next_frame`].
+    fn try_next_frame(&mut self) -> Result<TryFrame, StreamError> {
+        self.next_frame().map(TryFrame::Ready)
+    }
+}
+
+/// What [`FrameSource::try_next_frame`] found.
+#[derive(Debug)]
+pub enum TryFrame {
+    /// A frame, or `None` after the last frame of the exposure (as `next_frame`).
+    Ready(Option<Frame>),
+    /// No frame has arrived yet.
+    NotYet,
 }
 
 /// Create a live feed carrying at most `capacity` queued frames.
@@ -126,10 +141,6 @@ impl FrameSource for LiveSource {
         if self.next >= total {
             return Ok(None);
         }
-        let (int, group) = (
-            self.next / self.geometry.ngroups,
-            self.next % self.geometry.ngroups,
-        );
         let received = match self.timeout {
             Some(t) => match self.rx.recv_timeout(t) {
                 Ok(f) => Some(f),
@@ -138,6 +149,30 @@ impl FrameSource for LiveSource {
             },
             None => self.rx.recv().ok(),
         };
+        self.accept(received).map(Some)
+    }
+
+    fn try_next_frame(&mut self) -> Result<TryFrame, StreamError> {
+        if self.next >= self.geometry.frames() {
+            return Ok(TryFrame::Ready(None));
+        }
+        match self.rx.try_recv() {
+            Ok(f) => self.accept(Some(f)).map(|f| TryFrame::Ready(Some(f))),
+            Err(TryRecvError::Empty) => Ok(TryFrame::NotYet),
+            Err(TryRecvError::Disconnected) => self.accept(None).map(|f| TryFrame::Ready(Some(f))),
+        }
+    }
+}
+
+impl LiveSource {
+    /// Check a received frame (`None`: the producer has gone away) against the next expected
+    /// one and count it.
+    fn accept(&mut self, received: Option<Frame>) -> Result<Frame, StreamError> {
+        let total = self.geometry.frames();
+        let (int, group) = (
+            self.next / self.geometry.ngroups,
+            self.next % self.geometry.ngroups,
+        );
         let Some(frame) = received else {
             return Err(StreamError::Truncated {
                 received: self.next,
@@ -155,7 +190,7 @@ impl FrameSource for LiveSource {
             });
         }
         self.next += 1;
-        Ok(Some(frame))
+        Ok(frame)
     }
 }
 

@@ -2,13 +2,23 @@
 //! exposure in time order and emits every integration as soon as its last group is processed.
 //!
 //! Per frame: calibration (see [`super::calibrate`]); the calibrated group and its final flags
-//! are written to the current integration's scratch file ([`super::store::FrameStore`]). At the
-//! integration's last group, block of whole rows by block of whole rows: (1) online jump
-//! detection ([`super::jump`]), decisions stored in scratch; (2) the official neighbour /
-//! after-jump passes on the block plus one halo row each side, then ramp fitting with one
-//! `PixelAccumulator` per pixel; the block's rateints SCI/DQ/VAR_RNOISE rows are written at
-//! once. Records and early values go to the scratch files ([`super::spill`]); at the end of the
-//! exposure the Poisson terms are finished and the products completed.
+//! are written to the current integration's scratch file ([`super::store::FrameStore`]). After
+//! the integration's last group it is finished, slice by slice: (1) online jump detection
+//! ([`super::jump`]) a few thousand pixels at a time, decisions stored in scratch; (2) block of
+//! whole rows by block: the official neighbour / after-jump passes on the block plus one halo
+//! row each side, ramp fitting with one `PixelAccumulator` per pixel (again in slices), and the
+//! block's rateints SCI/DQ/VAR_RNOISE rows written at once. Records and early values go to the
+//! scratch files ([`super::spill`]); at the end of the exposure the Poisson terms are finished
+//! and the products completed.
+//!
+//! Latency: the slices run as [`FrameProcessor::background`] work, in the waits between the
+//! next integration's groups, so a group arriving while an integration is being finished waits
+//! for one slice (milliseconds), not for the whole integration (a second or more at
+//! 256 × 2048). The store has one slot more than the first window, so the next integration's
+//! groups never overwrite one still being finished; when a result is needed before the waits
+//! have produced it (the next integration's end, the end of the input, or a file whose frames
+//! are always at hand) the remaining slices run at once. Slicing changes no arithmetic: every
+//! pixel is decided and fitted exactly as in one pass.
 //!
 //! Memory does not depend on NINTS, and little on the frame size: the per-pixel state that
 //! lives from integration to integration (accumulators, jump reservoir, the constants of jump
@@ -36,7 +46,7 @@ use frames::ExposureMeta;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use stream::context::FrameProcessor;
+use stream::context::{Background, FrameProcessor};
 use stream::{Frame, FrameGeometry, Latency, StageTimes, StreamError};
 
 /// Tuning of the online driver.
@@ -89,6 +99,9 @@ pub struct EngineMetrics {
     pub integration_latency: Latency,
     pub deadline_misses: u64,
     pub groups: u64,
+    /// Slices of integration finishing done in the waits between groups (the rest was done
+    /// when a result was needed).
+    pub background_slices: u64,
     pub times: StageTimes,
 }
 
@@ -111,8 +124,13 @@ pub struct OnlineEngine {
     /// Integrations decided together at the start (see `OnlineOptions::first_window`); also
     /// the number of store slots.
     window: usize,
+    /// Store slots: one more than the window, so the next integration's groups can be stored
+    /// while the last one is still being finished.
+    slots: usize,
     /// Arrival of the last group of each integration waiting for the window to fill.
     first_arrived: Vec<Instant>,
+    /// Integrations whose last group has arrived and that are not finished yet, oldest first.
+    jobs: std::collections::VecDeque<FinishJob>,
     /// Per pixel: the constants of jump and ramp fitting.
     consts: MappedArray<PixelRefs>,
     acc: MappedArray<PixelAccumulator>,
@@ -130,6 +148,88 @@ pub struct OnlineEngine {
 
 /// Pixels per unit of parallel work within a block.
 const CHUNK: usize = 2048;
+
+/// Pixels per slice of an integration's finishing work (jump decisions or fit): a few
+/// milliseconds on one core at 256 × 2048, which is what a group arriving meanwhile may wait.
+const SLICE: usize = 2 * CHUNK;
+
+/// An integration whose last group has arrived, finished a slice at a time
+/// ([`OnlineEngine::step_finish`]) — in the waits between the next integration's groups when
+/// the source is live, or at once when a result is needed: jump detection, then per block the
+/// neighbour / after-jump passes, the fit and the block's rateints rows. Its groups are in
+/// store slot `slot`; `ahead`: the slots of later integrations whose differences join its
+/// pooled statistics (the first window).
+struct FinishJob {
+    int: usize,
+    arrived: Instant,
+    slot: usize,
+    ahead: Vec<usize>,
+    stage: Stage,
+    work: Option<Box<FinishWork>>,
+}
+
+impl FinishJob {
+    fn new(int: usize, arrived: Instant, slot: usize, ahead: Vec<usize>) -> Self {
+        FinishJob {
+            int,
+            arrived,
+            slot,
+            ahead,
+            stage: Stage::Detect { p0: 0 },
+            work: None,
+        }
+    }
+    /// Whether the job still reads store slot `slot`.
+    fn reads_slot(&self, slot: usize) -> bool {
+        self.slot == slot || self.ahead.contains(&slot)
+    }
+}
+
+/// Where a [`FinishJob`] stands.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Deciding the jumps of the pixels from `p0` on.
+    Detect { p0: usize },
+    /// Block `b`: read it and run the band passes.
+    LoadBlock { b: usize },
+    /// Block `b`: fitting its pixels from `k0` on.
+    Fit { b: usize, k0: usize },
+    /// Block `b` fitted: scratch records and rateints rows.
+    StoreBlock { b: usize },
+    /// Every block done: close the integration.
+    Close,
+}
+
+/// Buffers and running totals of the job being finished.
+struct FinishWork {
+    v: Vec<f32>,
+    q: Vec<u8>,
+    m: Vec<u8>,
+    /// The later integrations' groups (lookahead), `[integration][pixel][group]`.
+    va: Vec<f32>,
+    qa: Vec<u8>,
+    /// Pixels per detection slice.
+    jblock: usize,
+    /// Sigma-clip: whether every pixel so far has JUMP_DET or DO_NOT_USE, per group.
+    all: Vec<bool>,
+    planes: Option<Vec<bool>>,
+    halo: usize,
+    /// Halo rows above the current block in `q`/`m`.
+    top: usize,
+    plane_sci: Vec<f32>,
+    plane_dq: Vec<u32>,
+    plane_vr: Vec<f32>,
+    whole_gdq: Option<Vec<u8>>,
+    sci: Vec<f32>,
+    dqv: Vec<u32>,
+    vr: Vec<f32>,
+    records: Vec<u16>,
+    values: Vec<FitValues>,
+    primary: u64,
+    t_jump: Duration,
+    t_fit: Duration,
+    t_write: Duration,
+}
 
 /// Largest `OnlineOptions::first_window`.
 pub const MAX_WINDOW: usize = 8;
@@ -331,7 +431,8 @@ impl OnlineEngine {
         } else {
             1
         };
-        let store = FrameStore::create(&dir, npix, ngroups, window)?;
+        let slots = window + 1;
+        let store = FrameStore::create(&dir, npix, ngroups, slots)?;
         let jump_ran = jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
@@ -364,7 +465,9 @@ impl OnlineEngine {
             cal,
             store,
             window,
+            slots,
             first_arrived: Vec::new(),
+            jobs: std::collections::VecDeque::new(),
             consts,
             acc,
             spill,
@@ -402,16 +505,102 @@ impl OnlineEngine {
         &self.outputs
     }
 
-    /// Jump detection, fit, scratch files and the provisional rateints plane of integration
-    /// `int`, whose groups are in store slot `slot`; `ahead`: the slots of later integrations
-    /// whose differences join the pooled statistics.
-    fn finish_integration(
+    /// Do one slice of the oldest pending integration's finishing work; the integration's
+    /// plane when that slice completed it.
+    fn step_finish(&mut self) -> Result<Option<IntegrationPlane>> {
+        let Some(mut job) = self.jobs.pop_front() else {
+            return Ok(None);
+        };
+        let done = self.advance(&mut job)?;
+        if done.is_none() {
+            self.jobs.push_front(job);
+        }
+        Ok(done)
+    }
+
+    /// Finish every pending integration whose finishing work satisfies `pending` (oldest
+    /// first: the jump reservoir and the accumulators take integrations in order).
+    fn drain_jobs(
         &mut self,
-        int: usize,
-        arrived: Instant,
-        slot: usize,
-        ahead: &[usize],
-    ) -> Result<IntegrationPlane> {
+        pending: impl Fn(&FinishJob) -> bool,
+        out: &mut Vec<IntegrationPlane>,
+    ) -> Result<()> {
+        while self.jobs.iter().any(&pending) {
+            if let Some(plane) = self.step_finish()? {
+                out.push(plane);
+            }
+        }
+        Ok(())
+    }
+
+    /// Buffers for finishing `job`, allocated when it starts (queued jobs hold none).
+    fn start_work(&self, job: &FinishJob) -> FinishWork {
+        let FrameGeometry {
+            ngroups: ng,
+            ny,
+            nx,
+            ..
+        } = self.geometry;
+        let npix = ny * nx;
+        let block = self.spill.block();
+        let jump_active = self
+            .jump
+            .as_ref()
+            .is_some_and(|j| j.mode != JumpMode::StepSkipped);
+        // One halo row each side for the neighbour pass.
+        let halo = usize::from(jump_active && self.detector.is_some());
+        // Detection is per pixel: slices of any length, short enough that a group arriving
+        // meanwhile waits a few milliseconds, and that the reservoir's pages touched at once
+        // stay a few MiB.
+        let jblock = match &self.detector {
+            Some(det) => {
+                let per_pixel = det.bytes_per_pixel() + std::mem::size_of::<PixelRefs>() + 6 * ng;
+                ((4 << 20) / per_pixel)
+                    .clamp(CHUNK, block.max(CHUNK))
+                    .min(block)
+                    .min(SLICE)
+            }
+            None => 0,
+        };
+        let la_len = jblock * ng;
+        let want_planes = self.options.planes;
+        let plane = |n: usize| if want_planes { n } else { 0 };
+        FinishWork {
+            v: vec![0f32; block * ng],
+            q: vec![0u8; (block + 2 * halo * nx) * ng],
+            m: vec![0u8; (block + 2 * halo * nx) * ng],
+            va: vec![0f32; job.ahead.len() * la_len],
+            qa: vec![0u8; job.ahead.len() * la_len],
+            jblock,
+            all: vec![true; ng],
+            planes: None,
+            halo,
+            top: 0,
+            plane_sci: vec![0f32; plane(npix)],
+            plane_dq: vec![0u32; plane(npix)],
+            plane_vr: vec![0f32; plane(npix)],
+            whole_gdq: self.options.keep_groupdq.then(|| vec![0u8; npix * ng]),
+            sci: vec![0f32; block],
+            dqv: vec![0u32; block],
+            vr: vec![0f32; block],
+            records: Vec::new(),
+            values: Vec::with_capacity(block),
+            primary: 0,
+            t_jump: Duration::ZERO,
+            t_fit: Duration::ZERO,
+            t_write: Duration::ZERO,
+        }
+    }
+
+    /// One slice of `job`: a slice of jump decisions, a block's band passes, a slice of the
+    /// block's fit, the block's rows, or the close. Returns the plane once the job is done.
+    fn advance(&mut self, job: &mut FinishJob) -> Result<Option<IntegrationPlane>> {
+        if job.work.is_none() {
+            job.work = Some(Box::new(self.start_work(job)));
+            if self.detector.is_none() {
+                job.stage = Stage::LoadBlock { b: 0 };
+            }
+        }
         let FrameGeometry {
             ngroups: ng,
             ny,
@@ -421,55 +610,33 @@ impl OnlineEngine {
         let npix = ny * nx;
         let block = self.spill.block();
         let nblocks = self.spill.nblocks();
-        let OnlineEngine {
-            jump,
-            jump1,
-            detector,
-            store,
-            consts,
-            acc,
-            spill,
-            fit,
-            ..
-        } = self;
-        let jump_active = jump
-            .as_ref()
-            .is_some_and(|j| j.mode != JumpMode::StepSkipped);
-        // One halo row each side for the neighbour pass.
-        let halo = usize::from(jump_active && detector.is_some());
-        let mut v = vec![0f32; block * ng];
-        let mut q = vec![0u8; (block + 2 * halo * nx) * ng];
-        let mut m = vec![0u8; q.len()];
-        // The later integrations' groups (lookahead), `[integration][pixel][group]`.
-        let (mut va, mut qa) = (Vec::new(), Vec::new());
-
-        // Pass 1: decide every pixel's jumps (causal statistics), store the decisions.
-        let t0 = Instant::now();
-        let mut planes: Option<Vec<bool>> = None;
-        if let (Some(setup), Some(det)) = (jump.as_ref(), detector.as_mut()) {
-            let shape = det.shape();
-            let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
-            let mut all = vec![true; ng];
-            // Detection is per pixel: blocks of any length, short enough that the reservoir's
-            // pages touched at once stay a few MiB.
-            let per_pixel = det.bytes_per_pixel() + std::mem::size_of::<PixelRefs>() + 6 * ng;
-            let jblock = ((4 << 20) / per_pixel)
-                .clamp(CHUNK, block.max(CHUNK))
-                .min(block);
-            let la_len = jblock * ng;
-            if !ahead.is_empty() {
-                va = vec![0f32; ahead.len() * la_len];
-                qa = vec![0u8; ahead.len() * la_len];
-            }
-            for p0 in (0..npix).step_by(jblock) {
-                let n = jblock.min(npix - p0);
-                let (v, q, m) = (&mut v[..n * ng], &mut q[..n * ng], &mut m[..n * ng]);
+        let slot = job.slot;
+        let w = job.work.as_mut().expect("started above");
+        match job.stage {
+            Stage::Detect { p0 } => {
+                let t0 = Instant::now();
+                let OnlineEngine {
+                    jump,
+                    detector,
+                    store,
+                    consts,
+                    ..
+                } = self;
+                let (Some(setup), Some(det)) = (jump.as_ref(), detector.as_mut()) else {
+                    unreachable!("detection runs only with a detector");
+                };
+                let shape = det.shape();
+                let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
+                let n = w.jblock.min(npix - p0);
+                let la_len = w.jblock * ng;
+                let (v, q, m) = (&mut w.v[..n * ng], &mut w.q[..n * ng], &mut w.m[..n * ng]);
                 store.get_band(slot, p0, n, Some(v), Some(q))?;
-                for (j, &a) in ahead.iter().enumerate() {
-                    let (va, qa) = (&mut va[j * la_len..], &mut qa[j * la_len..]);
+                for (j, &a) in job.ahead.iter().enumerate() {
+                    let (va, qa) = (&mut w.va[j * la_len..], &mut w.qa[j * la_len..]);
                     store.get_band(a, p0, n, Some(&mut va[..n * ng]), Some(&mut qa[..n * ng]))?;
                 }
-                let (la, lq) = (&va[..], &qa[..]);
+                let (la, lq) = (&w.va[..], &w.qa[..]);
+                let nahead = job.ahead.len();
                 let c = consts.slice_mut(p0..p0 + n);
                 let states = det.band(p0, n).chunks(n, CHUNK);
                 v.par_chunks(CHUNK * ng)
@@ -491,7 +658,7 @@ impl OnlineEngine {
                                 let at = (ci * CHUNK + k) * ng;
                                 let mut next: [(&[f32], &[u8]); MAX_WINDOW] =
                                     [(&[], &[]); MAX_WINDOW];
-                                for (j, nx) in next.iter_mut().enumerate().take(ahead.len()) {
+                                for (j, nx) in next.iter_mut().enumerate().take(nahead) {
                                     let at = j * la_len + at;
                                     *nx = (&la[at..at + ng], &lq[at..at + ng]);
                                 }
@@ -502,7 +669,7 @@ impl OnlineEngine {
                                     v,
                                     q,
                                     m,
-                                    &next[..ahead.len()],
+                                    &next[..nahead],
                                     c.jump_gain,
                                     c.jump_readnoise,
                                     s,
@@ -511,175 +678,201 @@ impl OnlineEngine {
                         },
                     );
                 if sigma_clip {
-                    jump::setup::accumulate_all_have(q, ng, jump::band::PLANE_CLEAR_MASK, &mut all);
+                    jump::setup::accumulate_all_have(
+                        q,
+                        ng,
+                        jump::band::PLANE_CLEAR_MASK,
+                        &mut w.all,
+                    );
                 }
                 store.put_decided(p0, q, m)?;
                 det.release(p0, n);
                 consts.release(p0..p0 + n);
-            }
-            det.integration_done();
-            if sigma_clip && all.iter().any(|&a| a) {
-                planes = Some(all);
-            }
-        }
-        let mut t_jump = t0.elapsed();
-
-        // Pass 2, block by block: neighbour / after-jump passes, fit, early values and records,
-        // provisional rateints rows (ERR from the read noise alone and VAR_POISSON 0 until the
-        // exposure ends; the file keeps its temporary name until then).
-        let (mut t_fit, mut t_write) = (Duration::ZERO, Duration::ZERO);
-        let want_planes = self.options.planes;
-        let mut plane_sci = if want_planes {
-            vec![0f32; npix]
-        } else {
-            Vec::new()
-        };
-        let mut plane_dq = if want_planes {
-            vec![0u32; npix]
-        } else {
-            Vec::new()
-        };
-        let mut plane_vr = if want_planes {
-            vec![0f32; npix]
-        } else {
-            Vec::new()
-        };
-        let mut whole_gdq = self.options.keep_groupdq.then(|| vec![0u8; npix * ng]);
-        let mut sci = vec![0f32; block];
-        let mut dqv = vec![0u32; block];
-        let mut vr = vec![0f32; block];
-        let mut records: Vec<u16> = Vec::new();
-        let mut values: Vec<FitValues> = Vec::with_capacity(block);
-        let gain_factor = self.prep.gain_factor;
-        let mut primary = 0;
-        for b in 0..nblocks {
-            let t0 = Instant::now();
-            let p0 = b * block;
-            let n = block.min(npix - p0);
-            let (y0, r) = (p0 / nx, n / nx);
-            let top = halo.min(y0);
-            let bottom = halo.min(ny - (y0 + r));
-            let rows = top + r + bottom;
-            let h0 = (y0 - top) * nx;
-            let hn = rows * nx;
-            let v = &mut v[..n * ng];
-            let (q, m) = (&mut q[..hn * ng], &mut m[..hn * ng]);
-            store.get_band(slot, p0, n, Some(v), None)?;
-            if detector.is_some() {
-                store.get_decided(h0, q, m)?;
-            } else {
-                store.get_band(slot, h0, hn, None, Some(q))?;
-                m.fill(0);
-            }
-            if let (true, Some(setup1)) = (jump_active, jump1.as_ref()) {
-                let band = BandGeometry {
-                    nx,
-                    rows,
-                    interior: top..top + r,
+                job.stage = if p0 + n < npix {
+                    Stage::Detect { p0: p0 + n }
+                } else {
+                    det.integration_done();
+                    if sigma_clip && w.all.iter().any(|&a| a) {
+                        w.planes = Some(std::mem::take(&mut w.all));
+                    }
+                    Stage::LoadBlock { b: 0 }
                 };
-                primary += jump::finish_band(setup1, &band, q, m, planes.as_deref());
+                w.t_jump += t0.elapsed();
             }
-            let q = &q[top * nx * ng..(top + r) * nx * ng];
-            t_jump += t0.elapsed();
-
-            let t0 = Instant::now();
-            let a = acc.slice_mut(p0..p0 + n);
-            let c = consts.slice_mut(p0..p0 + n);
-            let chunk_records: Vec<Vec<u16>> = v
-                .par_chunks(CHUNK * ng)
-                .zip(q.par_chunks(CHUNK * ng))
-                .zip(a.par_chunks_mut(CHUNK))
-                .zip(c.par_chunks(CHUNK))
-                .zip(sci[..n].par_chunks_mut(CHUNK))
-                .zip(dqv[..n].par_chunks_mut(CHUNK))
-                .zip(vr[..n].par_chunks_mut(CHUNK))
-                .map_init(
-                    || RampScratch::new(fit),
-                    |scratch, ((((((v, q), a), c), sci), dqv), vr)| {
-                        let mut records = Vec::with_capacity(a.len() * 2);
-                        for (k, (a, c)) in a.iter_mut().zip(c).enumerate() {
-                            let input = IntegrationRamp {
-                                ramp: &v[k * ng..(k + 1) * ng],
-                                gdq: &q[k * ng..(k + 1) * ng],
-                                zeroframe: None,
-                            };
-                            let e =
-                                a.push_integration(fit, &c.consts(), input, scratch, &mut records);
-                            sci[k] = e.sci;
-                            dqv[k] = e.dq;
-                            vr[k] = e.var_rnoise;
-                        }
-                        records
-                    },
-                )
-                .collect();
-            acc.release(p0..p0 + n);
-            consts.release(p0..p0 + n);
-            t_fit += t0.elapsed();
-
-            let t0 = Instant::now();
-            records.clear();
-            for r in &chunk_records {
-                records.extend_from_slice(r);
+            Stage::LoadBlock { b } => {
+                // Neighbour / after-jump passes on the block plus its halo rows.
+                let t0 = Instant::now();
+                let p0 = b * block;
+                let n = block.min(npix - p0);
+                let (y0, r) = (p0 / nx, n / nx);
+                let top = w.halo.min(y0);
+                let bottom = w.halo.min(ny - (y0 + r));
+                let rows = top + r + bottom;
+                let (h0, hn) = ((y0 - top) * nx, rows * nx);
+                self.store
+                    .get_band(slot, p0, n, Some(&mut w.v[..n * ng]), None)?;
+                let (q, m) = (&mut w.q[..hn * ng], &mut w.m[..hn * ng]);
+                if self.detector.is_some() {
+                    self.store.get_decided(h0, q, m)?;
+                } else {
+                    self.store.get_band(slot, h0, hn, None, Some(q))?;
+                    m.fill(0);
+                }
+                let jump_active = self
+                    .jump
+                    .as_ref()
+                    .is_some_and(|j| j.mode != JumpMode::StepSkipped);
+                if let (true, Some(setup1)) = (jump_active, self.jump1.as_ref()) {
+                    let band = BandGeometry {
+                        nx,
+                        rows,
+                        interior: top..top + r,
+                    };
+                    w.primary += jump::finish_band(setup1, &band, q, m, w.planes.as_deref());
+                }
+                w.top = top;
+                w.records.clear();
+                job.stage = Stage::Fit { b, k0: 0 };
+                w.t_jump += t0.elapsed();
             }
-            drop(chunk_records);
-            spill.push_block(b, &sci[..n], &dqv[..n], &vr[..n], &records)?;
-            if let Some(w) = self.ints_writer.as_mut() {
-                values.clear();
-                values.extend((0..n).map(|k| FitValues {
-                    sci: sci[k],
-                    err: vr[k].sqrt(),
-                    dq: dqv[k],
-                    var_poisson: 0.0,
-                    var_rnoise: vr[k],
+            Stage::Fit { b, k0 } => {
+                // A slice of the block's pixels: one integration pushed into each pixel's
+                // accumulator (records appended in pixel order).
+                let t0 = Instant::now();
+                let p0 = b * block;
+                let n = block.min(npix - p0);
+                let k1 = (k0 + SLICE).min(n);
+                let q0 = w.top * nx * ng;
+                let v = &w.v[k0 * ng..k1 * ng];
+                let q = &w.q[q0 + k0 * ng..q0 + k1 * ng];
+                let OnlineEngine {
+                    acc, consts, fit, ..
+                } = self;
+                let fit: &FitConfig = fit;
+                let a = acc.slice_mut(p0 + k0..p0 + k1);
+                let c = consts.slice_mut(p0 + k0..p0 + k1);
+                let chunk_records: Vec<Vec<u16>> = v
+                    .par_chunks(CHUNK * ng)
+                    .zip(q.par_chunks(CHUNK * ng))
+                    .zip(a.par_chunks_mut(CHUNK))
+                    .zip(c.par_chunks(CHUNK))
+                    .zip(w.sci[k0..k1].par_chunks_mut(CHUNK))
+                    .zip(w.dqv[k0..k1].par_chunks_mut(CHUNK))
+                    .zip(w.vr[k0..k1].par_chunks_mut(CHUNK))
+                    .map_init(
+                        || RampScratch::new(fit),
+                        |scratch, ((((((v, q), a), c), sci), dqv), vr)| {
+                            let mut records = Vec::with_capacity(a.len() * 2);
+                            for (k, (a, c)) in a.iter_mut().zip(c).enumerate() {
+                                let input = IntegrationRamp {
+                                    ramp: &v[k * ng..(k + 1) * ng],
+                                    gdq: &q[k * ng..(k + 1) * ng],
+                                    zeroframe: None,
+                                };
+                                let e = a.push_integration(
+                                    fit,
+                                    &c.consts(),
+                                    input,
+                                    scratch,
+                                    &mut records,
+                                );
+                                sci[k] = e.sci;
+                                dqv[k] = e.dq;
+                                vr[k] = e.var_rnoise;
+                            }
+                            records
+                        },
+                    )
+                    .collect();
+                acc.release(p0 + k0..p0 + k1);
+                consts.release(p0 + k0..p0 + k1);
+                for r in &chunk_records {
+                    w.records.extend_from_slice(r);
+                }
+                job.stage = if k1 < n {
+                    Stage::Fit { b, k0: k1 }
+                } else {
+                    Stage::StoreBlock { b }
+                };
+                w.t_fit += t0.elapsed();
+            }
+            Stage::StoreBlock { b } => {
+                // Early values and records to scratch; provisional rateints rows (ERR from
+                // the read noise alone and VAR_POISSON 0 until the exposure ends; the file
+                // keeps its temporary name until then).
+                let t0 = Instant::now();
+                let p0 = b * block;
+                let n = block.min(npix - p0);
+                let (y0, r) = (p0 / nx, n / nx);
+                let (sci, dqv, vr) = (&w.sci[..n], &w.dqv[..n], &w.vr[..n]);
+                self.spill.push_block(b, sci, dqv, vr, &w.records)?;
+                if let Some(writer) = self.ints_writer.as_mut() {
+                    w.values.clear();
+                    w.values.extend((0..n).map(|k| FitValues {
+                        sci: sci[k],
+                        err: vr[k].sqrt(),
+                        dq: dqv[k],
+                        var_poisson: 0.0,
+                        var_rnoise: vr[k],
+                    }));
+                    products::write_values(&w.values, r, nx, self.prep.gain_factor, |band| {
+                        writer.write_band(job.int, y0, band)
+                    })?;
+                }
+                if self.options.planes {
+                    w.plane_sci[p0..p0 + n].copy_from_slice(sci);
+                    w.plane_dq[p0..p0 + n].copy_from_slice(dqv);
+                    w.plane_vr[p0..p0 + n].copy_from_slice(vr);
+                }
+                if let Some(g) = w.whole_gdq.as_mut() {
+                    let q0 = w.top * nx * ng;
+                    g[p0 * ng..(p0 + n) * ng].copy_from_slice(&w.q[q0..q0 + n * ng]);
+                }
+                job.stage = if b + 1 < nblocks {
+                    Stage::LoadBlock { b: b + 1 }
+                } else {
+                    Stage::Close
+                };
+                w.t_write += t0.elapsed();
+            }
+            Stage::Close => {
+                self.spill.end_integration()?;
+                let mut w = job.work.take().expect("started above");
+                if let Some(f) = self.prep.gain_factor.filter(|_| self.options.planes) {
+                    let mut none: [f32; 0] = [];
+                    let mut none2: [f32; 0] = [];
+                    crate::steps::gain_scale::apply(
+                        f,
+                        &mut w.plane_sci,
+                        &mut none,
+                        &mut none2,
+                        &mut w.plane_vr,
+                    );
+                }
+                self.primary_total += w.primary;
+                self.metrics.times.add("jump", w.t_jump);
+                self.metrics.times.add("ramp fit", w.t_fit);
+                self.metrics.times.add("write", w.t_write);
+                let written = Instant::now();
+                self.metrics
+                    .integration_latency
+                    .record(written.saturating_duration_since(job.arrived));
+                return Ok(Some(IntegrationPlane {
+                    int: job.int,
+                    nints: self.geometry.nints,
+                    ny,
+                    nx,
+                    sci: w.plane_sci,
+                    dq: w.plane_dq,
+                    var_rnoise: w.plane_vr,
+                    primary_jumps: w.primary,
+                    groupdq: w.whole_gdq,
+                    last_group_arrived: job.arrived,
+                    written,
                 }));
-                products::write_values(&values, r, nx, gain_factor, |band| {
-                    w.write_band(int, y0, band)
-                })?;
             }
-            if want_planes {
-                plane_sci[p0..p0 + n].copy_from_slice(&sci[..n]);
-                plane_dq[p0..p0 + n].copy_from_slice(&dqv[..n]);
-                plane_vr[p0..p0 + n].copy_from_slice(&vr[..n]);
-            }
-            if let Some(g) = whole_gdq.as_mut() {
-                g[p0 * ng..(p0 + n) * ng].copy_from_slice(q);
-            }
-            t_write += t0.elapsed();
         }
-        spill.end_integration()?;
-        if let Some(f) = gain_factor.filter(|_| want_planes) {
-            let mut none: [f32; 0] = [];
-            let mut none2: [f32; 0] = [];
-            crate::steps::gain_scale::apply(
-                f,
-                &mut plane_sci,
-                &mut none,
-                &mut none2,
-                &mut plane_vr,
-            );
-        }
-        self.primary_total += primary;
-        self.metrics.times.add("jump", t_jump);
-        self.metrics.times.add("ramp fit", t_fit);
-        self.metrics.times.add("write", t_write);
-        let written = Instant::now();
-        self.metrics
-            .integration_latency
-            .record(written.saturating_duration_since(arrived));
-        Ok(IntegrationPlane {
-            int,
-            nints: self.geometry.nints,
-            ny,
-            nx,
-            sci: plane_sci,
-            dq: plane_dq,
-            var_rnoise: plane_vr,
-            primary_jumps: primary,
-            groupdq: whole_gdq,
-            last_group_arrived: arrived,
-            written,
-        })
+        Ok(None)
     }
 
     /// The end of the exposure: Poisson terms, the final rateints and rate products.
@@ -823,6 +1016,12 @@ impl FrameProcessor for OnlineEngine {
             .into());
         }
         let t0 = Instant::now();
+        // The store slot this integration's groups go to must no longer be read by a pending
+        // integration (with one slot more than the window this never waits in practice: every
+        // pending integration is finished when the next one ends).
+        let slot = int % self.slots;
+        let mut planes = Vec::new();
+        self.drain_jobs(|j| j.reads_slot(slot), &mut planes)?;
         frame.pixels_into(&mut self.pixbuf);
         {
             let OnlineEngine {
@@ -830,10 +1029,8 @@ impl FrameProcessor for OnlineEngine {
                 prep,
                 store,
                 pixbuf,
-                window,
                 ..
             } = self;
-            let slot = int % *window;
             cal.ingest(prep, int, group, pixbuf, |cg| {
                 store.put_group(slot, cg.group, cg.values, cg.gdq)
             })
@@ -851,30 +1048,48 @@ impl FrameProcessor for OnlineEngine {
         self.next += 1;
         if group + 1 == g.ngroups {
             self.fully_dnu += self.cal.fully_dnu_groups;
+            // At most one integration waits at a time (besides the first window's): finish
+            // the earlier ones now if the waits between groups did not.
+            self.drain_jobs(|_| true, &mut planes)?;
             let w = self.window;
             if int + 1 < w {
                 // Waits in its slot until the window's last integration has arrived.
                 self.first_arrived.push(frame.arrived);
-                return Ok(None);
-            }
-            let mut planes = Vec::with_capacity(w);
-            if int + 1 == w && w > 1 {
-                let slots: Vec<usize> = (0..w).collect();
-                for i in 0..w - 1 {
-                    let arrived = self.first_arrived.get(i).copied().unwrap_or(frame.arrived);
-                    planes.push(self.finish_integration(i, arrived, i, &slots[i + 1..])?);
+            } else {
+                if int + 1 == w && w > 1 {
+                    let slots: Vec<usize> = (0..w).collect();
+                    for i in 0..w - 1 {
+                        let arrived = self.first_arrived.get(i).copied().unwrap_or(frame.arrived);
+                        self.jobs
+                            .push_back(FinishJob::new(i, arrived, i, slots[i + 1..].to_vec()));
+                    }
+                    self.first_arrived.clear();
                 }
-                self.first_arrived.clear();
+                self.jobs
+                    .push_back(FinishJob::new(int, frame.arrived, slot, Vec::new()));
             }
-            planes.push(self.finish_integration(int, frame.arrived, int % w, &[])?);
-            return Ok(Some(planes));
         }
-        Ok(None)
+        Ok((!planes.is_empty()).then_some(planes))
     }
 
     fn finish(&mut self) -> Result<Option<Vec<IntegrationPlane>>> {
+        let mut planes = Vec::new();
+        self.drain_jobs(|_| true, &mut planes)?;
         self.finish_exposure()?;
-        Ok(None)
+        Ok((!planes.is_empty()).then_some(planes))
+    }
+
+    /// A slice of the pending integrations' finishing work (the context calls this while no
+    /// frame is waiting).
+    fn background(&mut self) -> Result<Background<Vec<IntegrationPlane>>> {
+        if self.jobs.is_empty() {
+            return Ok(Background::Idle);
+        }
+        self.metrics.background_slices += 1;
+        Ok(match self.step_finish()? {
+            Some(plane) => Background::Ready(vec![plane]),
+            None => Background::Progress,
+        })
     }
 }
 

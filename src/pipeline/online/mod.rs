@@ -55,6 +55,8 @@ pub struct OnlineReport {
     pub integration_latency: Latency,
     pub deadline_misses: u64,
     pub groups: u64,
+    /// Slices of integration finishing done in the waits between groups.
+    pub background_slices: u64,
     /// Most frames ever waiting in the context's queue.
     pub queue_high_water: usize,
     pub times: StageTimes,
@@ -195,6 +197,7 @@ pub fn run_stream_when_ready(
             integration_latency: m.integration_latency,
             deadline_misses: m.deadline_misses,
             groups: m.groups,
+            background_slices: m.background_slices,
             queue_high_water: high_water,
             times: m.times,
             wall_seconds,
