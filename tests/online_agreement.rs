@@ -246,11 +246,11 @@ fn non_jump_flags_and_the_last_integration_are_official() {
     }
 }
 
-/// The targets, per fixture (prints the table). Not met yet: decisions for the first
-/// integrations of these 2–3-integration fixtures see only part of the data the official
-/// pooled statistics use (see the README section "Online jump detection").
+/// The targets, per fixture (prints the table). Not met: sigclip100's rate (one flag
+/// decided differently near the threshold moves a 100-integration rate by more than 0.1 ERR;
+/// see the README section "Online jump detection").
 #[test]
-#[ignore = "agreement targets not met on the small multi-integration fixtures; run with --ignored to print the table"]
+#[ignore = "sigclip100 misses the rate target (2 of 144 pixels); run with --ignored to print the table"]
 fn agreement_with_the_official_jump_flags() {
     let mut rows = Vec::new();
     println!(
@@ -258,7 +258,17 @@ fn agreement_with_the_official_jump_flags() {
         "fixture", "official", "online", "recall", "precis.", "rate<0.1E", "ints<0.1E", "targets"
     );
     let mut all_ok = true;
-    for case in CASES {
+    // ONLINE_AGREEMENT_CASES=a,b: only these fixtures (experiments).
+    let only = std::env::var("ONLINE_AGREEMENT_CASES").ok();
+    let cases: Vec<&str> = CASES
+        .iter()
+        .copied()
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|x| x == *c))
+        })
+        .collect();
+    for case in cases {
         let f = measure(case);
         let ok = f.recall() >= 0.99 && f.precision() >= 0.99 && f.rate() >= 0.999;
         all_ok &= ok;
@@ -437,6 +447,23 @@ fn agreement_on_simulated_exposures() {
             ],
         ),
         (
+            "sim 120x5 32x128",
+            &[
+                "--nints",
+                "120",
+                "--ngroups",
+                "5",
+                "--ny",
+                "32",
+                "--nx",
+                "128",
+                "--cr-rate",
+                "2e-3",
+                "--seed",
+                "14",
+            ],
+        ),
+        (
             "sim 3x6 128x256",
             &[
                 "--nints",
@@ -467,7 +494,15 @@ fn agreement_on_simulated_exposures() {
         "prec. 0",
         "int0<0.1E"
     );
+    // ONLINE_SIM_CASES=a,b: only the cases whose name starts with one of these (experiments).
+    let only = std::env::var("ONLINE_SIM_CASES").ok();
     for (name, sim) in cases {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|x| name.starts_with(x)))
+        {
+            continue;
+        }
         let (f, f0, _) = measure_simulated(sim, &[]);
         println!(
             "{:<18} {:>8} {:>8} {:>7.2}% {:>7.2}% {:>8.3}% {:>8.3}% | {:>7.2}% {:>7.2}% {:>8.3}%",

@@ -66,8 +66,8 @@ pub struct OnlineOptions {
     /// agreement measurements; costs NGROUPS bytes per pixel per plane).
     pub keep_groupdq: bool,
     /// Decide the jumps of the first `first_window` integrations together, when the last of
-    /// them has arrived, with all of them in the pooled statistics (iterative and single-pass
-    /// modes; at most [`MAX_WINDOW`]): their rateints planes are handed out then (integration
+    /// them has arrived, with all of them in the pooled statistics (every detecting jump
+    /// mode; at most [`MAX_WINDOW`]): their rateints planes are handed out then (integration
     /// 0's `first_window − 1` integrations late). 1: every integration is decided when it ends.
     pub first_window: usize,
     /// Hand every integration's SCI / DQ / VAR_RNOISE planes to the sink (12 bytes per pixel
@@ -425,7 +425,7 @@ impl OnlineEngine {
         let window = if detector.is_some()
             && jump
                 .as_ref()
-                .is_some_and(|j| matches!(j.mode, JumpMode::Iterative | JumpMode::SinglePass))
+                .is_some_and(|j| !matches!(j.mode, JumpMode::StepSkipped | JumpMode::NoDetection))
         {
             options.first_window.clamp(1, MAX_WINDOW).min(nints.max(1))
         } else {
