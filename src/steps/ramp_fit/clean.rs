@@ -10,7 +10,7 @@
 //! needs are computed once per pixel in [`CleanMemo`]. `fast_paths_agree_with_the_general_path`
 //! (unit tests) compares both paths on random ramps.
 
-use super::fit::{weight_power, PixelFit, WeightSums};
+use super::fit::{weight_power, PixelFit};
 use super::median_rate::DiffMedian;
 use super::segments::Timing;
 use super::FitConfig;
@@ -32,8 +32,52 @@ pub(crate) struct CleanMemo {
     var_rnoise: f64,
     /// `1/var_rnoise` (the CHARGELOSS pass's sum adds it when `var_rnoise > 0`).
     inv_var_rnoise: f64,
-    /// Weighted-fit sums of the whole ramp, by weight power (`sums[p].w` empty = not yet).
-    sums: [WeightSums; 6],
+    /// Weighted-fit sums of the whole ramp, by weight power.
+    sums: [PowerSums; 6],
+}
+
+/// The data-independent sums of the whole-ramp weighted fit for one weight power (the values of
+/// [`super::fit::WeightSums`], with the per-group weights `w` and `x·w` side by side).
+#[derive(Debug, Clone)]
+struct PowerSums {
+    ready: bool,
+    sw: f64,
+    sx: f64,
+    inv_den: f64,
+    /// `[w, x·w]` by group.
+    wx: [[f64; 2]; MAX_CLEAN_GROUPS],
+}
+
+impl Default for PowerSums {
+    fn default() -> Self {
+        PowerSums {
+            ready: false,
+            sw: 0.0,
+            sx: 0.0,
+            inv_den: 0.0,
+            wx: [[0.0; 2]; MAX_CLEAN_GROUPS],
+        }
+    }
+}
+
+impl PowerSums {
+    /// The same operations in the same order as [`super::fit::WeightSums::compute`] with start 0.
+    fn compute(&mut self, cfg: &FitConfig, pf: &PixelFit, len: usize, power: usize) {
+        let (mut sw, mut sx, mut sxx) = (0.0f64, 0.0f64, 0.0f64);
+        for (j, o) in self.wx[..len].iter_mut().enumerate() {
+            let w = cfg.weights.get(len, power, j) as f64 * pf.invrn2;
+            let x = j as f64;
+            let xw = x * w;
+            sw += w;
+            sx += xw;
+            sxx += x * xw;
+            *o = [w, xw];
+        }
+        self.sw = sw;
+        self.sx = sx;
+        self.inv_den = 1.0 / (sw * sxx - sx * sx);
+        self.ready = true;
+    }
 }
 
 impl CleanMemo {
@@ -41,7 +85,7 @@ impl CleanMemo {
     pub fn clear(&mut self) {
         self.ready = false;
         for s in &mut self.sums {
-            s.clear();
+            s.ready = false;
         }
     }
 
@@ -157,18 +201,17 @@ pub(super) fn kernel<const N: usize>(
     let c = &mut memo.clean;
     let power = fast_weight_power(y[N - 1] - y[0], pf.gain, c.rn2);
     let sums = &mut c.sums[power];
-    if sums.is_empty() {
-        sums.compute(&cfg.weights, &pf, N, 0, power);
+    if !sums.ready {
+        sums.compute(cfg, &pf, N, power);
     }
-    let w: &[f64; N] = sums.w()[..N].try_into().expect("sums of N groups");
-    let xw: &[f64; N] = sums.xw()[..N].try_into().expect("sums of N groups");
+    let wx: &[[f64; 2]; N] = sums.wx[..N].try_into().expect("N <= MAX_CLEAN_GROUPS");
     let (mut sy, mut sxy) = (0.0f64, 0.0f64);
     for g in 0..N {
-        sy += y[g] * w[g];
-        sxy += y[g] * xw[g];
+        sy += y[g] * wx[g][0];
+        sxy += y[g] * wx[g][1];
     }
-    let num = sums.sw() * sxy - sums.sx() * sy;
-    let slope = num * sums.inv_den() / tg;
+    let num = sums.sw * sxy - sums.sx * sy;
+    let slope = num * sums.inv_den / tg;
 
     Some(CleanFit {
         median_rate,

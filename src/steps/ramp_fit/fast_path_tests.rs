@@ -309,3 +309,34 @@ fn fast_weight_power_matches_the_square_root() {
         );
     }
 }
+
+#[test]
+fn median_of_gathered_values_matches_a_sort() {
+    use super::median_rate::median_of_first;
+    let mut rng = StdRng::seed_from_u64(13);
+    assert!(median_of_first([0.0; 33], 0).is_nan());
+    for _ in 0..20_000 {
+        let m = rng.random_range(1..=32);
+        let mut v = [f64::NAN; 33];
+        for x in v.iter_mut().take(m) {
+            *x = match rng.random_range(0..4) {
+                0 => rng.random_range(-2..=2) as f64,
+                1 => pick(&mut rng, &[f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0]),
+                _ => rng.random_range(-1.0e3..1.0e3),
+            };
+        }
+        let mut s = v[..m].to_vec();
+        s.sort_by(f64::total_cmp);
+        let want = if m % 2 == 1 {
+            s[m / 2]
+        } else {
+            (s[m / 2] + s[m / 2 - 1]) / 2.0
+        };
+        let got = median_of_first(v, m);
+        assert!(
+            got == want || (got.is_nan() && want.is_nan()),
+            "m {m}: {got} vs {want} from {:?}",
+            &v[..m]
+        );
+    }
+}

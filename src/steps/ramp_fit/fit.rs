@@ -72,30 +72,6 @@ impl WeightSums {
         self.xw.clear();
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.w.is_empty()
-    }
-
-    pub fn w(&self) -> &[f64] {
-        &self.w
-    }
-
-    pub fn xw(&self) -> &[f64] {
-        &self.xw
-    }
-
-    pub fn sw(&self) -> f64 {
-        self.sw
-    }
-
-    pub fn sx(&self) -> f64 {
-        self.sx
-    }
-
-    pub fn inv_den(&self) -> f64 {
-        self.inv_den
-    }
-
     pub fn compute(
         &mut self,
         table: &WeightTable,
@@ -305,7 +281,7 @@ impl WeightTable {
     }
 
     #[inline]
-    fn get(&self, len: usize, power: usize, j: usize) -> f32 {
+    pub(crate) fn get(&self, len: usize, power: usize, j: usize) -> f32 {
         if len < self.offsets.len() {
             self.values[self.offsets[len] + power * len + j]
         } else {

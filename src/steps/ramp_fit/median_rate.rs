@@ -5,7 +5,6 @@ use frames::dq::{G_DO_NOT_USE, G_JUMP_DET};
 
 use super::segments::Timing;
 use super::FitConfig;
-use crate::steps::sort_network::{median_of_sorted, SortNetwork, MAX_NETWORK_LEN};
 
 /// This integration's contribution to the pixel's median-rate sum.
 ///
@@ -30,13 +29,7 @@ pub(crate) fn integration_median_rate(
     let rate = match timing {
         Timing::ZerothGroup => data[0] / cfg.one_group_time,
         Timing::ZeroFrame => data[0] / cfg.frame_time,
-        Timing::Group => median_of_differences(
-            cfg.group_time,
-            cfg.diff_network.as_ref(),
-            &data[..n],
-            &dq[..n],
-            scratch,
-        ),
+        Timing::Group => median_of_differences(cfg.group_time, &data[..n], &dq[..n], scratch),
     };
     if rate.is_nan() {
         0.0
@@ -47,13 +40,7 @@ pub(crate) fn integration_median_rate(
 
 /// Median of the usable first differences of `x / tgroup`: divide first, then subtract, as the
 /// C code does (it matters in the last bit).
-fn median_of_differences(
-    tgroup: f64,
-    network: Option<&SortNetwork>,
-    data: &[f64],
-    dq: &[u8],
-    scratch: &mut [f64],
-) -> f64 {
+fn median_of_differences(tgroup: f64, data: &[f64], dq: &[u8], scratch: &mut [f64]) -> f64 {
     let n = data.len();
     let rate_at = |g: usize| {
         if dq[g] & G_DO_NOT_USE != 0 {
@@ -77,13 +64,16 @@ fn median_of_differences(
     if diffs.iter().all(|d| d.is_nan()) && !first.is_nan() {
         diffs[0] = first;
     }
-    // Median of the non-NaN differences. Up to 32 of them go through the branch-free network
-    // (NaN sorts after every usable value).
-    if let Some(net) = network {
-        let mut v = [f64::NAN; MAX_NETWORK_LEN];
-        v[..diffs.len()].copy_from_slice(diffs);
-        let valid = net.sort_nan_last(&mut v);
-        return median_of_sorted(&v, valid);
+    // Median of the non-NaN differences. Up to 32 of them are gathered (without branches) and
+    // go through the median network of their count.
+    if diffs.len() <= MAX_FINITE_MEDIAN {
+        let mut v = [0.0f64; MAX_FINITE_MEDIAN + 1];
+        let mut valid = 0;
+        for &d in diffs.iter() {
+            v[valid] = d;
+            valid += !d.is_nan() as usize;
+        }
+        return median_of_first(v, valid);
     }
     let mut valid = 0;
     for k in 0..diffs.len() {
@@ -202,4 +192,25 @@ impl<const N: usize> DiffMedian<N> {
             (v[m / 2] + v[m / 2 - 1]) / 2.0
         }
     }
+}
+
+/// Median of `v[..m]` (`m <= 32`, none NaN; NaN for `m == 0`) by the network of `m` values.
+pub(super) fn median_of_first(v: [f64; MAX_FINITE_MEDIAN + 1], m: usize) -> f64 {
+    macro_rules! dispatch {
+        ($($m:literal)*) => {
+            match m {
+                0 => f64::NAN,
+                $($m => median_call::<{ $m + 1 }>(&v),)*
+                _ => unreachable!("median_of_first: more than 32 values"),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+}
+
+/// Median of `v[..N − 1]` by [`DiffMedian`], in a stack frame of its own.
+#[inline(never)]
+fn median_call<const N: usize>(v: &[f64; MAX_FINITE_MEDIAN + 1]) -> f64 {
+    let a: [f64; N] = v[..N].try_into().expect("N <= 33");
+    DiffMedian::<N>::median(a)
 }

@@ -86,9 +86,6 @@ pub struct FitConfig {
     /// Optimal-weighting factors `powf(|(j − mid)/mid|, P)` for every segment length and power,
     /// computed once (they depend on nothing else), so the fit calls no `powf` per pixel.
     pub(crate) weights: fit::WeightTable,
-    /// Sorting network for the NGROUPS − 1 first differences of the median rate (None when
-    /// there are too many for one).
-    pub(crate) diff_network: Option<crate::steps::sort_network::SortNetwork>,
     /// Clean integrations take the fast path of [`clean`] (tests turn it off to compare).
     pub(crate) clean_path: bool,
 }
@@ -125,7 +122,6 @@ impl FitConfig {
             suppress_one_group: p.suppress_one_group && p.ngroups > 1,
             keep: group_window(p.firstgroup, p.lastgroup, p.ngroups),
             weights: fit::WeightTable::new(p.ngroups),
-            diff_network: crate::steps::sort_network::SortNetwork::new(p.ngroups - 1),
             clean_path: group_window(p.firstgroup, p.lastgroup, p.ngroups) == (0..p.ngroups),
         })
     }
