@@ -74,7 +74,9 @@ impl Spill {
                 format!("{}: cannot create the scratch directory", parent.display())
             })?;
         let nx = nx.max(1);
-        let block = ((FINISH_BUDGET / (nints.max(1) * 16)).clamp(64, 1 << 16) / nx).max(1) * nx;
+        // At most 16 Ki pixels: a block's band passes and writes are one slice of the
+        // integration finishing done between groups, so its size bounds a group's wait.
+        let block = ((FINISH_BUDGET / (nints.max(1) * 16)).clamp(64, 1 << 14) / nx).max(1) * nx;
         let block = block.min(npix.max(1));
         Ok(Spill {
             early: scratch_file(dir.path(), "early")?,
