@@ -10,11 +10,11 @@
 mod common;
 
 use clap::Parser;
-use common::{assert_same_images, detector1, images, repo, unpack_fits, Data};
+use common::{assert_same_images, detector1, images, repo, uncals, unpack_fits, Data};
 use sloper::config::{parse_strun_args, DETECTOR1};
 use sloper::pipeline::detector1::{settings::EXTRA_OPTIONS, Detector1Settings};
 use sloper::pipeline::online;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn settings(args: &[String]) -> Detector1Settings {
     let cfg = parse_strun_args(DETECTOR1, args, EXTRA_OPTIONS).unwrap();
@@ -31,16 +31,6 @@ fn args(uncal: &Path, refs: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
     ];
     a.extend(extra.iter().map(|s| s.to_string()));
     a
-}
-
-fn uncals(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with("_uncal.fits"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Run both drivers on every uncal file of `input` and compare all products bit for bit.

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{assert_same_images, detector1, entries, repo, unpack_fits};
-use std::path::{Path, PathBuf};
+use common::{assert_same_images, detector1, entries, repo, uncals, unpack_fits};
+use std::path::Path;
 use std::process::Command;
 
 /// `sloper detector1 UNCAL --refs DIR --output_dir=OUT EXTRA...` with the references in scratch
@@ -33,16 +33,6 @@ fn run_in_files(uncal: &Path, refs: &Path, out: &Path, extra: &[String]) -> (i32
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn uncals(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with("_uncal.fits"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Exact driver, references in files: the official products of parity case `case`.

@@ -18,10 +18,11 @@ pub const MAX_NETWORK_LEN: usize = 32;
 const _: () = assert!(batcher_pairs(MAX_NETWORK_LEN).1 <= 191);
 
 /// Capacity of a compile-time pair list (the 32-value network has 191 pairs).
-const MAX_PAIRS: usize = 256;
+pub(crate) const MAX_PAIRS: usize = 256;
 
-/// Batcher's odd–even merge sort pairs for `len` values, computed at compile time.
-const fn batcher_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
+/// Batcher's odd–even merge sort pairs for `len` values, computed at compile time (also pruned
+/// to a median-only network by ramp fitting's median rate).
+pub(crate) const fn batcher_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
     let mut pairs = [(0u8, 0u8); MAX_PAIRS];
     let mut count = 0;
     let mut p = 1;

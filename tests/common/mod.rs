@@ -5,6 +5,17 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The `_uncal.fits` files of `dir`, sorted (a segmented exposure has several).
+pub fn uncals(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_uncal.fits"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// Repository root (the sloper package directory).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

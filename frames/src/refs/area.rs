@@ -27,8 +27,7 @@ impl AreaRef {
         let mut cf = common::open_ref(path, "AREA")?;
         let pixar_sr = common::primary_f64(&mut cf, "PIXAR_SR")?;
         let pixar_a2 = common::primary_f64(&mut cf, "PIXAR_A2")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let (ry, rx) = common::yx(&info.shape);
         if meta.substrt1 < 1 || meta.substrt2 < 1 {

@@ -171,6 +171,11 @@ pub(crate) fn ext_info(cf: &mut CFits, ext: &str) -> Result<Option<ImageInfo>> {
     Ok(Some(cf.image_info()?))
 }
 
+/// Shape of image extension `ext`, which the reference must have (else an error naming it).
+pub(crate) fn required_ext(cf: &mut CFits, path: &Path, ext: &str) -> Result<ImageInfo> {
+    ext_info(cf, ext)?.ok_or_else(|| FramesError::invalid(path, format!("missing {ext} extension")))
+}
+
 /// Check that `info` is `ndim`-dimensional, else an error naming the extension.
 pub(crate) fn require_ndim(path: &Path, ext: &str, info: &ImageInfo, ndim: usize) -> Result<()> {
     if info.shape.len() != ndim {

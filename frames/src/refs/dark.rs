@@ -134,8 +134,7 @@ impl DarkRef {
         let groupgap = groupgap as usize;
         let avdrkcur_scalar = cf.key_f64("AVDRKCUR")?;
 
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         if info.shape.len() == 4 {
             return Err(FramesError::invalid(
                 path,

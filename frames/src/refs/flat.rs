@@ -40,8 +40,7 @@ impl FlatRef {
     /// Load `path` (REFTYPE FLAT: SCI, ERR, DQ) cut to `meta`'s subarray.
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<FlatLoad> {
         let mut cf = common::open_ref(path, "FLAT")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let (ry, rx) = common::yx(&info.shape);
         if meta.subsize1 > rx || meta.subsize2 > ry {

@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::common::{self, Window};
-use crate::{dq, ExposureMeta, FramesError, Result};
+use crate::{dq, ExposureMeta, Result};
 
 /// A gain reference cut to the science subarray.
 #[derive(Debug, Clone)]
@@ -31,8 +31,7 @@ impl GainRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "GAIN")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
         let window = window.band(path, rows)?;

@@ -30,8 +30,7 @@ impl IpcRef {
     /// array (its own subarray keywords are not used).
     pub fn load(path: &Path, meta: &ExposureMeta) -> Result<Self> {
         let mut cf = common::open_ref(path, "IPC")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         match info.shape.len() {
             2 => {
                 let (ky, kx) = (info.shape[0], info.shape[1]);

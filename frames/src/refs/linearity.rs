@@ -61,8 +61,7 @@ impl LinearityRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "LINEARITY")?;
-        let info = common::ext_info(&mut cf, "COEFFS")?
-            .ok_or_else(|| FramesError::invalid(path, "missing COEFFS extension"))?;
+        let info = common::required_ext(&mut cf, path, "COEFFS")?;
         common::require_ndim(path, "COEFFS", &info, 3)?;
         let ncoeff = info.shape[0];
         if ncoeff < 2 {

@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::common::{self, Window};
-use crate::{dq, ExposureMeta, FramesError, Result};
+use crate::{dq, ExposureMeta, Result};
 
 /// A mask reference cut to the science subarray.
 #[derive(Debug, Clone)]
@@ -31,8 +31,7 @@ impl MaskRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "MASK")?;
-        let info = common::ext_info(&mut cf, "DQ")?
-            .ok_or_else(|| FramesError::invalid(path, "missing DQ extension"))?;
+        let info = common::required_ext(&mut cf, path, "DQ")?;
         common::require_ndim(path, "DQ", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
         let window = window.band(path, rows)?;

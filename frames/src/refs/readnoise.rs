@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::common::{self, Window};
-use crate::{ExposureMeta, FramesError, Result};
+use crate::{ExposureMeta, Result};
 
 /// A read-noise reference cut to the science subarray.
 #[derive(Debug, Clone)]
@@ -29,8 +29,7 @@ impl ReadnoiseRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "READNOISE")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
         let window = window.band(path, rows)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::{Array2, Zip};
 
 use super::common::{self, Window};
-use crate::{dq, ExposureMeta, FramesError, Result};
+use crate::{dq, ExposureMeta, Result};
 
 /// `ATOD_LIMIT + 1`: the threshold given to pixels that must never saturate.
 pub const NO_SAT_THRESHOLD: f32 = 65536.0;
@@ -46,8 +46,7 @@ impl SaturationRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "SATURATION")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
         let window = window.band(path, rows)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::common::{self, Window};
-use crate::{ExposureMeta, FramesError, Result};
+use crate::{ExposureMeta, Result};
 
 /// A superbias cut to the science subarray, as stored (NaN kept).
 #[derive(Debug, Clone)]
@@ -32,8 +32,7 @@ impl SuperbiasRef {
         rows: Option<std::ops::Range<usize>>,
     ) -> Result<Self> {
         let mut cf = common::open_ref(path, "SUPERBIAS")?;
-        let info = common::ext_info(&mut cf, "SCI")?
-            .ok_or_else(|| FramesError::invalid(path, "missing SCI extension"))?;
+        let info = common::required_ext(&mut cf, path, "SCI")?;
         common::require_ndim(path, "SCI", &info, 2)?;
         let window = common::science_window(&mut cf, common::yx(&info.shape), meta)?;
         let window = window.band(path, rows)?;

@@ -526,17 +526,11 @@ pub fn process_tile(
     // Per-pixel reference values of the read region, made contiguous once per tile.
     let (rr, rc) = (t.r0..t.r1, t.rx0..t.rx1);
     let mask = prep.mask.rect(rr.clone(), rc.clone())?;
-    let sat = match prep.saturation.as_ref() {
-        Some(s) => Some((
-            s.threshold.rect(rr.clone(), rc.clone())?,
-            s.nosat.rect(rr.clone(), rc.clone())?,
-            s.bias
-                .as_ref()
-                .map(|b| b.rect(rr.clone(), rc.clone()))
-                .transpose()?,
-        )),
-        None => None,
-    };
+    let sat = prep
+        .saturation
+        .as_ref()
+        .map(|s| s.rect(rr.clone(), rc.clone()))
+        .transpose()?;
     let bias = prep
         .superbias
         .as_ref()
@@ -641,14 +635,8 @@ pub fn process_tile(
                     dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &mask);
                     tap.flags(FlagTap::DqInit, g, &q[g * np..(g + 1) * np]);
                 }
-                if let (Some((thr, nosat, sbias)), Some(sp), Some(s)) =
-                    (&sat, &params.saturation, &prep.saturation)
+                if let (Some(cut), Some(sp), Some(s)) = (&sat, &params.saturation, &prep.saturation)
                 {
-                    let thr = Thresholds {
-                        threshold: thr,
-                        nosat,
-                        bias: sbias.as_deref(),
-                    };
                     let tile = Tile {
                         rows: rrows,
                         cols: rw,
@@ -658,7 +646,7 @@ pub fn process_tile(
                         tile,
                         v,
                         q,
-                        &thr,
+                        &cut.thresholds(),
                         sp,
                         s.read_pattern.as_ref(),
                         &mut SaturationScratch::default(),

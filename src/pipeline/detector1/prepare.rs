@@ -10,7 +10,7 @@
 
 use super::settings::{Detector1Settings, SavedStep};
 use crate::steps::ipc::Ipc;
-use crate::steps::saturation::ReadPattern;
+use crate::steps::saturation::{ReadPattern, Thresholds};
 use anyhow::{bail, Context, Result};
 use frames::refs::{
     DarkRef, DarkStatus, GainRef, IpcRef, LinearityRef, MaskRef, ReadnoiseRef, SaturationRef,
@@ -213,6 +213,45 @@ pub struct SaturationInputs {
     /// The superbias as the saturation step receives it (NaN kept), for the second-group test.
     pub bias: Option<RefArray<f32>>,
     pub read_pattern: Option<ReadPattern>,
+}
+
+/// The saturation inputs of a band or rectangle of the frame (borrowed from memory or read
+/// back from scratch), in the form the saturation kernel takes.
+pub struct SaturationCut<'a> {
+    threshold: Cow<'a, [f32]>,
+    nosat: Cow<'a, [bool]>,
+    bias: Option<Cow<'a, [f32]>>,
+}
+
+impl SaturationCut<'_> {
+    pub fn thresholds(&self) -> Thresholds<'_> {
+        Thresholds {
+            threshold: &self.threshold,
+            nosat: &self.nosat,
+            bias: self.bias.as_deref(),
+        }
+    }
+}
+
+impl SaturationInputs {
+    /// Rows `rows` (whole width).
+    pub fn rows(&self, rows: Range<usize>) -> RefResult<SaturationCut<'_>> {
+        Ok(SaturationCut {
+            threshold: self.threshold.rows(rows.clone())?,
+            nosat: self.nosat.rows(rows.clone())?,
+            bias: self.bias.as_ref().map(|b| b.rows(rows)).transpose()?,
+        })
+    }
+
+    /// The rectangle `rows × cols`.
+    pub fn rect(&self, rows: Range<usize>, cols: Range<usize>) -> RefResult<SaturationCut<'_>> {
+        let cut = |a: &RefArray<f32>| a.rect(rows.clone(), cols.clone()).map(Cow::Owned);
+        Ok(SaturationCut {
+            threshold: cut(&self.threshold)?,
+            nosat: Cow::Owned(self.nosat.rect(rows.clone(), cols.clone())?),
+            bias: self.bias.as_ref().map(cut).transpose()?,
+        })
+    }
 }
 
 /// Linearity coefficients ready for the kernels (stcal `prepare_coefficients`), pixel-major.

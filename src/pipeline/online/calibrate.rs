@@ -17,9 +17,7 @@
 
 use crate::pipeline::detector1::prepare::Prepared;
 use crate::steps::refpix::{Frame as RefFrame, RefpixPlan, RefpixStatus};
-use crate::steps::saturation::{
-    self, ReadPattern, SaturationParams, SaturationScratch, Thresholds, Tile,
-};
+use crate::steps::saturation::{self, ReadPattern, SaturationParams, SaturationScratch, Tile};
 use crate::steps::{dq_init, group_scale, linearity, superbias};
 use anyhow::Result;
 use frames::dq;
@@ -313,14 +311,7 @@ impl FrameCalibrator {
             };
             seed(&mask, ever, out);
             if let Some((sat, sp)) = sat {
-                let threshold = sat.threshold.rows(a0..a1)?;
-                let nosat = sat.nosat.rows(a0..a1)?;
-                let bias = sat.bias.as_ref().map(|b| b.rows(a0..a1)).transpose()?;
-                let thr = Thresholds {
-                    threshold: &threshold,
-                    nosat: &nosat,
-                    bias: bias.as_deref(),
-                };
+                let cut = sat.rows(a0..a1)?;
                 let tile = Tile {
                     rows: a1 - a0,
                     cols: nx,
@@ -330,7 +321,7 @@ impl FrameCalibrator {
                     tile,
                     &self.raw[slot][area.clone()],
                     out,
-                    &thr,
+                    &cut.thresholds(),
                     sp,
                     None,
                     &mut self.scratch,
@@ -386,14 +377,7 @@ impl FrameCalibrator {
                 let ever = use_ever.then(|| &self.ever[area.clone()]);
                 seed(&mask, ever, &mut flags[j * n..(j + 1) * n]);
             }
-            let threshold = sat.threshold.rows(a0..a1)?;
-            let nosat = sat.nosat.rows(a0..a1)?;
-            let bias = sat.bias.as_ref().map(|b| b.rows(a0..a1)).transpose()?;
-            let thr = Thresholds {
-                threshold: &threshold,
-                nosat: &nosat,
-                bias: bias.as_deref(),
-            };
+            let cut = sat.rows(a0..a1)?;
             let tile = Tile {
                 rows: a1 - a0,
                 cols: nx,
@@ -403,7 +387,7 @@ impl FrameCalibrator {
                 tile,
                 &vals[..count * n],
                 &mut flags[..count * n],
-                &thr,
+                &cut.thresholds(),
                 sp,
                 Some(&pattern),
                 &mut self.scratch,
@@ -604,14 +588,8 @@ mod tests {
                         );
                     }
                     let sat = prep.saturation.as_ref().unwrap();
-                    let (threshold, nosat) =
-                        (sat.threshold.whole().unwrap(), sat.nosat.whole().unwrap());
-                    let bias = sat.bias.as_ref().map(|b| b.whole().unwrap());
-                    let thr = Thresholds {
-                        threshold: &threshold,
-                        nosat: &nosat,
-                        bias: bias.as_deref(),
-                    };
+                    let cut = sat.rows(0..prep.ny).unwrap();
+                    let thr = cut.thresholds();
                     let mut forward_only = expect.clone();
                     let tile = Tile {
                         rows: ny,

@@ -213,6 +213,8 @@ struct FinishWork {
     /// Sigma-clip: whether every pixel so far has JUMP_DET or DO_NOT_USE, per group.
     all: Vec<bool>,
     planes: Option<Vec<bool>>,
+    /// Jump ran: the neighbour / after-jump passes run on each block.
+    band_passes: bool,
     halo: usize,
     /// Halo rows above the current block in `q`/`m`.
     top: usize,
@@ -543,12 +545,12 @@ impl OnlineEngine {
         } = self.geometry;
         let npix = ny * nx;
         let block = self.spill.block();
-        let jump_active = self
+        let band_passes = self
             .jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
         // One halo row each side for the neighbour pass.
-        let halo = usize::from(jump_active && self.detector.is_some());
+        let halo = usize::from(band_passes && self.detector.is_some());
         // Detection is per pixel: slices of any length, short enough that a group arriving
         // meanwhile waits a few milliseconds, and that the reservoir's pages touched at once
         // stay a few MiB.
@@ -574,6 +576,7 @@ impl OnlineEngine {
             jblock,
             all: vec![true; ng],
             planes: None,
+            band_passes,
             halo,
             top: 0,
             plane_sci: vec![0f32; plane(npix)],
@@ -608,7 +611,6 @@ impl OnlineEngine {
             ..
         } = self.geometry;
         let npix = ny * nx;
-        let block = self.spill.block();
         let nblocks = self.spill.nblocks();
         let slot = job.slot;
         let w = job.work.as_mut().expect("started above");
@@ -702,8 +704,7 @@ impl OnlineEngine {
             Stage::LoadBlock { b } => {
                 // Neighbour / after-jump passes on the block plus its halo rows.
                 let t0 = Instant::now();
-                let p0 = b * block;
-                let n = block.min(npix - p0);
+                let (p0, n) = self.spill.block_span(b);
                 let (y0, r) = (p0 / nx, n / nx);
                 let top = w.halo.min(y0);
                 let bottom = w.halo.min(ny - (y0 + r));
@@ -718,11 +719,7 @@ impl OnlineEngine {
                     self.store.get_band(slot, h0, hn, None, Some(q))?;
                     m.fill(0);
                 }
-                let jump_active = self
-                    .jump
-                    .as_ref()
-                    .is_some_and(|j| j.mode != JumpMode::StepSkipped);
-                if let (true, Some(setup1)) = (jump_active, self.jump1.as_ref()) {
+                if let (true, Some(setup1)) = (w.band_passes, self.jump1.as_ref()) {
                     let band = BandGeometry {
                         nx,
                         rows,
@@ -739,8 +736,7 @@ impl OnlineEngine {
                 // A slice of the block's pixels: one integration pushed into each pixel's
                 // accumulator (records appended in pixel order).
                 let t0 = Instant::now();
-                let p0 = b * block;
-                let n = block.min(npix - p0);
+                let (p0, n) = self.spill.block_span(b);
                 let k1 = (k0 + SLICE).min(n);
                 let q0 = w.top * nx * ng;
                 let v = &w.v[k0 * ng..k1 * ng];
@@ -801,8 +797,7 @@ impl OnlineEngine {
                 // the read noise alone and VAR_POISSON 0 until the exposure ends; the file
                 // keeps its temporary name until then).
                 let t0 = Instant::now();
-                let p0 = b * block;
-                let n = block.min(npix - p0);
+                let (p0, n) = self.spill.block_span(b);
                 let (y0, r) = (p0 / nx, n / nx);
                 let (sci, dqv, vr) = (&w.sci[..n], &w.dqv[..n], &w.vr[..n]);
                 self.spill.push_block(b, sci, dqv, vr, &w.records)?;
@@ -883,7 +878,6 @@ impl OnlineEngine {
             ny,
             nx,
         } = self.geometry;
-        let npix = ny * nx;
         anyhow::ensure!(
             self.spill.integrations() == nints,
             "{}: only {} of {} integrations were processed",
@@ -892,13 +886,11 @@ impl OnlineEngine {
             nints
         );
         let t0 = Instant::now();
-        let block = self.spill.block();
         let mut per_int: Vec<Vec<u16>> = vec![Vec::new(); nints];
         let mut cursor = vec![0usize; nints];
         let mut stream = Vec::new();
         for b in 0..self.spill.nblocks() {
-            let p0 = b * block;
-            let n = block.min(npix - p0);
+            let (p0, n) = self.spill.block_span(b);
             for (i, words) in per_int.iter_mut().enumerate() {
                 self.spill.read_block_records(i, b, words)?;
             }

@@ -101,6 +101,11 @@ impl Spill {
     pub fn nblocks(&self) -> usize {
         self.npix.div_ceil(self.block)
     }
+    /// First pixel and pixel count of block `b`.
+    pub fn block_span(&self, b: usize) -> (usize, usize) {
+        let p0 = b * self.block;
+        (p0, self.block.min(self.npix - p0))
+    }
     pub fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }

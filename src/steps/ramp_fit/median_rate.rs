@@ -5,6 +5,7 @@ use frames::dq::{G_DO_NOT_USE, G_JUMP_DET};
 
 use super::segments::Timing;
 use super::FitConfig;
+use crate::steps::sort_network::{batcher_pairs, MAX_PAIRS as BATCHER_CAPACITY};
 
 /// This integration's contribution to the pixel's median-rate sum.
 ///
@@ -104,28 +105,7 @@ const MAX_PAIRS: usize = 192;
 /// then both its positions are read. Dropped pairs only move values that nothing reads again,
 /// so the median positions end up holding the same values as after the full sort.
 const fn median_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
-    let mut all = [(0u8, 0u8); MAX_PAIRS];
-    let mut count = 0;
-    let mut p = 1;
-    while p < len {
-        let mut k = p;
-        while k > 0 {
-            let mut j = k % p;
-            while j + k < len {
-                let mut i = 0;
-                while i < k && i + j + k < len {
-                    if (i + j) / (2 * p) == (i + j + k) / (2 * p) {
-                        all[count] = ((i + j) as u8, (i + j + k) as u8);
-                        count += 1;
-                    }
-                    i += 1;
-                }
-                j += 2 * k;
-            }
-            k /= 2;
-        }
-        p *= 2;
-    }
+    let (all, count) = batcher_pairs(len);
     let mut needed = [false; MAX_FINITE_MEDIAN + 1];
     if len > 0 {
         needed[len / 2] = true;
@@ -133,7 +113,7 @@ const fn median_pairs(len: usize) -> ([(u8, u8); MAX_PAIRS], usize) {
             needed[len / 2 - 1] = true;
         }
     }
-    let mut keep = [false; MAX_PAIRS];
+    let mut keep = [false; BATCHER_CAPACITY];
     let mut kept = 0;
     let mut k = count;
     while k > 0 {
