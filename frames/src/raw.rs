@@ -349,6 +349,26 @@ impl MappedImage {
         };
     }
 
+    /// Like [`MappedImage::release_rows`] for every byte from row `y0` of plane `first` to row
+    /// `y1` of plane `last` (inclusive), in one call. A driver that reads the same rows of many
+    /// consecutive planes releases them together: each release of mapped pages interrupts the
+    /// process's other threads to flush their TLBs (an inter-processor interrupt, costly on
+    /// virtual machines), so one call per span instead of one per plane saves most of that.
+    /// Rows in between that were never read are not mapped and cost nothing.
+    pub fn release_span(&self, first: usize, y0: usize, last: usize, y1: usize) {
+        if first > last || last >= self.planes() || y1 > self.ny() || (first == last && y0 >= y1) {
+            return;
+        }
+        let row = self.nx() * self.sample.size();
+        let start = ((first * self.ny() + y0) * row).saturating_sub(RELEASE_MARGIN);
+        let end = ((last * self.ny() + y1) * row + RELEASE_MARGIN).min(self.map.len());
+        // SAFETY: as in `release_rows`.
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+
     /// The whole data unit as big-endian bytes.
     pub fn all_bytes(&self) -> Result<&[u8]> {
         self.check_unchanged()?;
@@ -592,6 +612,17 @@ impl RawExposure {
         if let Ok(plane) = self.plane(int, group) {
             self.sci.release_rows(plane, y0, y1);
         }
+    }
+    /// Drop rows `y0..y1` of every group of integrations `ints` from the resident set in one
+    /// call (see [`MappedImage::release_span`]): the span also covers the other rows of those
+    /// frames, which is harmless.
+    pub fn release_ints(&self, ints: std::ops::Range<usize>, y0: usize, y1: usize) {
+        if ints.is_empty() || ints.end > self.nints() {
+            return;
+        }
+        let ng = self.ngroups();
+        self.sci
+            .release_span(ints.start * ng, y0, ints.end * ng - 1, y1);
     }
     /// Decodes one whole group frame (ny*nx values).
     pub fn read_group_u16(&self, int: usize, group: usize, out: &mut [u16]) -> Result<()> {

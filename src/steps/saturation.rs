@@ -122,22 +122,34 @@ pub fn flag_integration(
                 | ((v <= 0.0) as u8 * (dq::G_AD_FLOOR | dq::G_DO_NOT_USE));
         }
         if n > 0 {
+            // Saturation is sticky, so the mask usually equals the previous group's: its
+            // dilation is then the same too, and only OR-ed in again (one pass instead of the
+            // two of the dilation; 70 x 10 x 256 x 2048: ~0.7 of 0.85 s).
             let mut any = false;
+            let mut changed = g == 0;
             for (m, &f) in scratch.mask.iter_mut().zip(flags.iter()) {
                 let sat = f & dq::G_SATURATED != 0;
+                changed |= *m != sat;
                 *m = sat;
                 any |= sat;
             }
             // Growing an empty mask adds nothing: skip the two passes.
             if any {
-                dilate_into(
-                    tile,
-                    &scratch.mask,
-                    n,
-                    flags,
-                    dq::G_SATURATED,
-                    &mut scratch.dilated,
-                );
+                if changed {
+                    scratch.grown.clear();
+                    scratch.grown.resize(np, 0);
+                    dilate_into(
+                        tile,
+                        &scratch.mask,
+                        n,
+                        &mut scratch.grown,
+                        dq::G_SATURATED,
+                        &mut scratch.dilated,
+                    );
+                }
+                for (f, &grown) in flags.iter_mut().zip(&scratch.grown) {
+                    *f |= grown;
+                }
             }
         }
     }
@@ -253,6 +265,9 @@ pub struct SaturationScratch {
     ever: Vec<bool>,
     mask: Vec<bool>,
     dilated: Vec<u8>,
+    /// The forward pass's last dilated SATURATED mask (0 or the bit), reused while the mask
+    /// does not change from one group to the next.
+    grown: Vec<u8>,
 }
 
 /// OR `bit` into `flags` over the (2n+1)² box around every set pixel of `mask` (box truncated at
@@ -336,6 +351,80 @@ mod tests {
         assert!(g[..9].iter().all(|&f| f == 0));
         assert!(g[9..18].iter().all(|&f| f == dq::G_SATURATED));
         assert!(g[18..].iter().all(|&f| f == dq::G_SATURATED));
+    }
+
+    /// The forward pass (reusing a group's dilation while the mask stays the same) equals the
+    /// definition: per group, SATURATED on every pixel within the box of a pixel saturated in
+    /// this or an earlier group, and on no other pixel. Seeded values, growth 0–3, several
+    /// calls on one scratch (stale contents from a previous tile must not leak).
+    #[test]
+    fn forward_growth_equals_the_definition() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut scratch = SaturationScratch::default();
+        for case in 0..42 {
+            let (rows, cols, ngroups) = match case {
+                // Same mask vector, other geometry: the first group must not reuse the
+                // previous call's dilation.
+                0 => (1, 4, 2),
+                1 => (2, 2, 2),
+                _ => (
+                    1 + (next() % 7) as usize,
+                    1 + (next() % 9) as usize,
+                    1 + (next() % 6) as usize,
+                ),
+            };
+            let n = if case < 2 { 1 } else { (case % 4) as usize };
+            let tile = Tile {
+                rows,
+                cols,
+                ngroups,
+            };
+            let np = rows * cols;
+            // Ramps rising at random rates; ~1/6 of the pixels cross the threshold somewhere.
+            let rates: Vec<f32> = if case < 2 {
+                (0..np).map(|k| if k == 0 { 2000.0 } else { 1.0 }).collect()
+            } else {
+                (0..np).map(|_| (next() % 300) as f32).collect()
+            };
+            let mut values = vec![0f32; ngroups * np];
+            for g in 0..ngroups {
+                for k in 0..np {
+                    values[g * np + k] = 1.0 + rates[k] * (g as f32 + 1.0);
+                }
+            }
+            let thr_v = vec![1000.0f32; np];
+            let nosat = vec![false; np];
+            let thr = Thresholds {
+                threshold: &thr_v,
+                nosat: &nosat,
+                bias: None,
+            };
+            let params = SaturationParams {
+                n_pix_grow_sat: n,
+                ..SaturationParams::default()
+            };
+            let mut gdq = vec![0u8; ngroups * np];
+            flag_integration(tile, &values, &mut gdq, &thr, &params, None, &mut scratch);
+            for g in 0..ngroups {
+                for y in 0..rows {
+                    for x in 0..cols {
+                        let near = (y.saturating_sub(n)..(y + n + 1).min(rows)).any(|yy| {
+                            (x.saturating_sub(n)..(x + n + 1).min(cols)).any(|xx| {
+                                (0..=g).any(|gg| values[gg * np + yy * cols + xx] >= 1000.0)
+                            })
+                        });
+                        let got = gdq[g * np + y * cols + x] & dq::G_SATURATED != 0;
+                        assert_eq!(got, near, "case {case} group {g} pixel ({y}, {x})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -523,8 +523,14 @@ pub fn process_tile(
     };
     let t0 = Instant::now();
 
-    // Per-pixel reference values of the read region, made contiguous once per tile.
+    // Per-pixel reference values, made contiguous once per tile. dq_init and saturation run
+    // on the whole read region (saturation growth reads its margin); ipc corrects only the
+    // jump region, and so the per-pixel corrections after it (superbias, refpix, linearity,
+    // dark) run on the jump region's rows `cr` only: the margin rows beyond them are read for
+    // their saturation flags and never used again.
     let (rr, rc) = (t.r0..t.r1, t.rx0..t.rx1);
+    let cr = t.j0..t.j1;
+    let (co, cn) = ((t.j0 - t.r0) * rw, (t.j1 - t.j0) * rw);
     let mask = prep.mask.rect(rr.clone(), rc.clone())?;
     let sat = prep
         .saturation
@@ -534,11 +540,11 @@ pub fn process_tile(
     let bias = prep
         .superbias
         .as_ref()
-        .map(|b| b.rect(rr.clone(), rc.clone()))
+        .map(|b| b.rect(cr.clone(), rc.clone()))
         .transpose()?;
     let coeffs = match prep.linearity.as_ref().filter(|l| l.inv_coeffs.is_none()) {
         Some(l) => {
-            let pixel_major = l.coeffs.rect(rr.clone(), rc.clone())?;
+            let pixel_major = l.coeffs.rect(cr.clone(), rc.clone())?;
             Some((
                 linearity::transpose_coeffs(&pixel_major, l.ncoeff),
                 l.ncoeff,
@@ -563,27 +569,27 @@ pub fn process_tile(
         },
         None => None,
     };
-    // The dark of the read rows, full width, is shared by every column tile of the same rows:
-    // keep it from one tile to the next.
+    // The dark of the jump region's rows, full width, is shared by every column tile of the
+    // same rows: keep it from one tile to the next.
     let dark_rows: Option<std::borrow::Cow<'_, [Vec<f64>]>> = match &prep.dark {
         Some(d) => {
-            if bufs.dark_rows.as_ref().map(|(a, b, _)| (*a, *b)) != Some((t.r0, t.r1)) {
+            if bufs.dark_rows.as_ref().map(|(a, b, _)| (*a, *b)) != Some((t.j0, t.j1)) {
                 let full: Vec<Vec<f64>> = (0..ngroups)
                     .map(|g| {
-                        d.group_band(g, t.r0, rrows)
+                        d.group_band(g, t.j0, t.j1 - t.j0)
                             .map(|a| a.into_raw_vec_and_offset().0)
                     })
                     .collect::<Result<_, _>>()?;
                 // Each band of the dark is read once: keep its mapped pages out of our RSS.
                 d.release_pages();
-                bufs.dark_rows = Some((t.r0, t.r1, full));
+                bufs.dark_rows = Some((t.j0, t.j1, full));
             }
             let (_, _, full) = bufs.dark_rows.as_ref().expect("just filled");
             Some(if rc.start == 0 && rc.end == nx {
                 std::borrow::Cow::Borrowed(full.as_slice())
             } else {
                 full.iter()
-                    .map(|f| rect(f, nx, 0..rrows, rc.clone(), 1))
+                    .map(|f| rect(f, nx, 0..t.j1 - t.j0, rc.clone(), 1))
                     .collect()
             })
         }
@@ -624,10 +630,6 @@ pub fn process_tile(
                         let src = &bytes[(r * nx + t.rx0) * 2..(r * nx + t.rx1) * 2];
                         frames::raw::decode_u16_offset_be_to_f32(src, out);
                     }
-                    // Keep mapped pages out of the resident set: release the rows after each
-                    // tile (a later column tile faults them back in from the page cache; the
-                    // release also covers the kernel's fault-around window beyond the rows).
-                    raw.release_band(i, g, t.r0, t.r1);
                     if let Some(f) = prep.group_scale {
                         group_scale::apply(plane, f);
                     }
@@ -653,11 +655,11 @@ pub fn process_tile(
                     );
                 }
                 let mut ipc_scratch = IpcScratch::default();
-                // After linearity: its tap, dark_current, dark's tap.
+                // After linearity: its tap, dark_current (jump rows), dark's tap.
                 let finish = |g: usize, plane: &mut [f32], tap: &mut TapInt<'_>| {
                     tap.values(ValueTap::Linearity, g, plane);
                     if let Some(d) = &dark_rows {
-                        for (x, &dv) in plane.iter_mut().zip(&d[g]) {
+                        for (x, &dv) in plane[co..co + cn].iter_mut().zip(&d[g]) {
                             *x = ((*x as f64) - dv) as f32;
                         }
                     }
@@ -674,15 +676,18 @@ pub fn process_tile(
                     }
                     tap.values(ValueTap::Ipc, g, plane);
                     if let Some(b) = &bias {
-                        superbias::subtract_plane(plane, b);
+                        superbias::subtract_plane(&mut plane[co..co + cn], b);
                     }
                     tap.values(ValueTap::Superbias, g, plane);
                     if let Some((plan, corr)) = &pass_a.refpix {
-                        plan.apply_rect(&corr[i * ngroups + g], t.r0, t.rx0, rw, plane);
+                        let jump_rows = &mut plane[co..co + cn];
+                        plan.apply_rect(&corr[i * ngroups + g], t.j0, t.rx0, rw, jump_rows);
                     }
                     tap.values(ValueTap::Refpix, g, plane);
                     if let Some((c, n)) = &coeffs {
-                        linearity::correct_plane_planar(plane, flags, c, *n);
+                        let (jump_rows, jump_flags) =
+                            (&mut plane[co..co + cn], &flags[co..co + cn]);
+                        linearity::correct_plane_planar(jump_rows, jump_flags, c, *n);
                     }
                     if read_level.is_none() {
                         finish(g, plane, tap);
@@ -698,6 +703,10 @@ pub fn process_tile(
                 }
                 Ok(())
             })?;
+        // Keep mapped pages out of the resident set: release the chunk's rows (a later column
+        // tile faults them back in from the page cache; the release also covers the kernel's
+        // fault-around window beyond the rows), in one call for the whole chunk.
+        raw.release_ints(first..first + count, t.r0, t.r1);
 
         // Transpose this chunk's jump region into the pixel-major records, a row at a time.
         let t1 = Instant::now();
