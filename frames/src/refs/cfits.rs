@@ -951,6 +951,27 @@ pub(crate) trait Pixel: Copy + Default {
     /// Append the bytes of this value as stored in an image of type [`Self::IMG`]: big-endian,
     /// and for `u32` (ULONG_IMG: BITPIX 32, BZERO 2³¹) offset into the signed range.
     fn put_fits_bytes(self, out: &mut Vec<u8>);
+    /// [`Pixel::put_fits_bytes`] of every value of a contiguous slice: written into fixed-size
+    /// chunks, so the byte swap vectorises (the writer thread converts ~200 M values on the
+    /// 70-integration benchmark).
+    fn put_fits_slice(values: &[Self], out: &mut Vec<u8>) {
+        for &v in values {
+            v.put_fits_bytes(out);
+        }
+    }
+}
+
+/// `put_fits_slice` for a type whose stored bytes are `$bytes(v)` of `$n` bytes.
+macro_rules! put_slice_as {
+    ($n:expr, $bytes:expr) => {
+        fn put_fits_slice(values: &[Self], out: &mut Vec<u8>) {
+            let start = out.len();
+            out.resize(start + values.len() * $n, 0);
+            for (d, &v) in out[start..].chunks_exact_mut($n).zip(values) {
+                d.copy_from_slice(&$bytes(v));
+            }
+        }
+    };
 }
 impl Pixel for f32 {
     const DATATYPE: c_int = sys::TFLOAT as c_int;
@@ -958,6 +979,7 @@ impl Pixel for f32 {
     fn put_fits_bytes(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_be_bytes());
     }
+    put_slice_as!(4, f32::to_be_bytes);
 }
 impl Pixel for f64 {
     const DATATYPE: c_int = sys::TDOUBLE as c_int;
@@ -979,6 +1001,7 @@ impl Pixel for u32 {
     fn put_fits_bytes(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self ^ 0x8000_0000).to_be_bytes());
     }
+    put_slice_as!(4, |v: u32| (v ^ 0x8000_0000).to_be_bytes());
 }
 impl Pixel for u8 {
     const DATATYPE: c_int = sys::TBYTE as c_int;

@@ -625,16 +625,24 @@ impl ProductFile {
             let offset = ((row * nx + x) * size) as u64;
             sum.add(offset, bytes);
             std::os::unix::fs::FileExt::write_all_at(file, bytes, h.data_start + offset)
-                .map_err(|e| FramesError::io(&self.tmp, e))
+                .map_err(|e| FramesError::io(&self.tmp, e))?;
+            start_writeback(file, h.data_start + offset, bytes.len());
+            Ok(())
         };
         let mut bytes: Vec<u8> = Vec::with_capacity(band.len() * size);
         if full_rows {
-            band.iter().for_each(|v| v.put_fits_bytes(&mut bytes));
+            match band.as_slice() {
+                Some(values) => T::put_fits_slice(values, &mut bytes),
+                None => band.iter().for_each(|v| v.put_fits_bytes(&mut bytes)),
+            }
             write(&bytes, row_base, 0)?;
         } else {
             for (r, row) in band.rows().into_iter().enumerate() {
                 bytes.clear();
-                row.iter().for_each(|v| v.put_fits_bytes(&mut bytes));
+                match row.as_slice() {
+                    Some(values) => T::put_fits_slice(values, &mut bytes),
+                    None => row.iter().for_each(|v| v.put_fits_bytes(&mut bytes)),
+                }
                 write(&bytes, row_base + r, x0)?;
             }
         }
@@ -746,4 +754,28 @@ pub fn verify_checksums(path: &Path) -> Result<Vec<(String, bool, bool)>> {
         out.push((name, d, h));
     }
     Ok(out)
+}
+
+/// Ask the kernel to start writing `len` bytes at `offset` to disk now, without waiting (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing). `finish` syncs the file
+/// before renaming it to its final name; started early, the writeback runs while later tiles
+/// are computed and that final sync finds little left (70 x 10 x 256 x 2048: the 734 MB
+/// rateints' sync took ~0.7 s at the end otherwise). Advisory: a failure only loses the head
+/// start.
+fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: plain system call on an open descriptor we own; it reads no memory of ours.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
