@@ -43,6 +43,8 @@ pub struct EngineParams {
     pub budget: stream::MemoryBudget,
     /// Intermediate ramps to copy out of the correction chain (per-step saves).
     pub taps: TapRequest,
+    /// ZEROFRAME copies for the per-step saves.
+    pub zeroframe_stages: super::zeroframe::StageRequest,
 }
 
 /// What pass A leaves for pass B.
@@ -71,6 +73,8 @@ pub struct BandProducts {
     /// The ZEROFRAME of the core pixels as the ramp fit saw it, pixel-major `[pixel][int]`
     /// (None: the exposure has none).
     pub zeroframe: Option<Vec<f32>>,
+    /// The ZEROFRAME copies asked for by [`EngineParams::zeroframe_stages`].
+    pub zeroframe_stages: super::zeroframe::ZeroFrameStages,
     /// Whether some core pixel has an integration whose group 0 is not SATURATED. The official
     /// ramp fit returns no product at all when no pixel of the whole frame has one.
     pub any_unsaturated_start: bool,
@@ -453,6 +457,11 @@ impl TileRect {
     }
 }
 
+/// Pixels per parallel work item of jump detection and ramp fitting: small enough that the
+/// few rows of a band split evenly between threads (7 rows on 2 threads left one idle ~1/8 of
+/// the time), large enough to amortise scheduling.
+const PAR_PIXELS: usize = 256;
+
 /// Bytes of working memory per pixel-read in pass B: the pixel-major jump region (values,
 /// flags) and jump's per-difference marks. (Plane-major scratch covers only one integration per
 /// thread.)
@@ -599,6 +608,8 @@ pub fn process_tile(
     // Read + fused corrections, a few integrations at a time (one per thread) in plane-major
     // scratch `[int][group][row][col]`, then transposed into the pixel-major jump region
     // `pv`/`pq` that jump and ramp fitting read. Only that region spans every integration.
+    times.add("tile references", t0.elapsed());
+    let t0 = Instant::now();
     let (jrows, jw) = (t.j1 - t.j0, t.jx1 - t.jx0);
     let jnp = jrows * jw;
     let pv = sized_huge(&mut bufs.pv, jnp * gpp, 0.0, false);
@@ -721,10 +732,25 @@ pub fn process_tile(
             first_slot: first * ngroups,
             slots: count * ngroups,
         };
+        // Rows cut into runs of whole transpose blocks, so the band's few rows share evenly.
+        let run = PAR_PIXELS.div_ceil(super::transpose::PIXELS) * super::transpose::PIXELS;
         pv.par_chunks_mut(jw * gpp)
             .zip(pq.par_chunks_mut(jw * gpp))
             .enumerate()
-            .for_each(|(jr, (vrow, qrow))| transpose_row(&geo, jr, vals, gdq, vrow, qrow));
+            .flat_map(|(jr, (vrow, qrow))| {
+                vrow.par_chunks_mut(run * gpp)
+                    .zip(qrow.par_chunks_mut(run * gpp))
+                    .enumerate()
+                    .map(move |(part, (v, q))| (jr, part, v, q))
+            })
+            .for_each(|(jr, part, vrun, qrun)| {
+                let run_geo = TransposeGeometry {
+                    col_offset: geo.col_offset + part * run,
+                    width: vrun.len() / gpp,
+                    ..geo
+                };
+                transpose_row(&run_geo, jr, vals, gdq, vrun, qrun)
+            });
         t_transpose += t1.elapsed();
     }
     times.add("read + corrections", t0.elapsed() - t_transpose);
@@ -763,15 +789,17 @@ pub fn process_tile(
                 interior: core_rows.clone(),
             };
             if setup.detects() && !matches!(snow, SnowStage::Load(_)) {
-                pv.par_chunks(gpp * jw)
-                    .zip(pq.par_chunks_mut(gpp * jw))
-                    .zip(marks.par_chunks_mut(gpp * jw))
-                    .zip(jgain.par_chunks(jw).zip(jrn.par_chunks(jw)))
+                // Detection is per pixel: runs of PAR_PIXELS pixels (not whole rows, which a
+                // band has too few of to share evenly between threads).
+                pv.par_chunks(gpp * PAR_PIXELS)
+                    .zip(pq.par_chunks_mut(gpp * PAR_PIXELS))
+                    .zip(marks.par_chunks_mut(gpp * PAR_PIXELS))
+                    .zip(jgain.par_chunks(PAR_PIXELS).zip(jrn.par_chunks(PAR_PIXELS)))
                     .for_each_init(
                         || PixelScratch::new(nints, ngroups),
                         |scratch, (((v, q), m), (g, r))| {
-                            let one = BandGeometry::whole(jw, 1);
-                            jump::detect_band(setup, &one, v, q, m, g, r, scratch);
+                            let run = BandGeometry::whole(g.len(), 1);
+                            jump::detect_band(setup, &run, v, q, m, g, r, scratch);
                         },
                     );
                 if let Some(planes) = planes {
@@ -830,6 +858,7 @@ pub fn process_tile(
             pixeldq: Vec::new(),
             taps,
             zeroframe: None,
+            zeroframe_stages: Default::default(),
             any_unsaturated_start: false,
         };
         return Ok((products, primary, plane_all));
@@ -848,28 +877,36 @@ pub fn process_tile(
     let core_dq = rect(&pixeldq, jw, core_rows.clone(), core_cols.clone(), 1);
     let pv: &[f32] = pv;
     let pq: &[u8] = pq;
-    // The fit reads the ZEROFRAME only without suppress_one_group; the ramp product carries it.
-    let zeroframe = match super::zeroframe::usage(raw) {
-        Some(usage) if want_ramp || !fit.suppress_one_group => Some(super::zeroframe::tile_values(
-            raw,
-            prep,
-            params.saturation,
-            pass_a.refpix.as_ref(),
-            usage,
-            &t,
-        )?),
-        _ => None,
+    // The fit reads the ZEROFRAME only without suppress_one_group; the ramp product carries it,
+    // and so do the per-step saved ramps.
+    let want_zf = want_ramp || !fit.suppress_one_group;
+    let (zeroframe, zeroframe_stages) = match super::zeroframe::usage(raw) {
+        Some(usage) if want_zf || params.zeroframe_stages.contains(&true) => {
+            let z = super::zeroframe::tile_stages(
+                raw,
+                prep,
+                params.saturation,
+                pass_a.refpix.as_ref(),
+                usage,
+                &t,
+                want_zf,
+                &params.zeroframe_stages,
+            )?;
+            (z.fit, z.stages)
+        }
+        _ => (None, Default::default()),
     };
     let zf = zeroframe.as_deref();
-    rate.par_chunks_mut(cols)
-        .zip(ints_pm.par_chunks_mut(cols * nints))
+    // Runs of PAR_PIXELS core pixels (a tile has too few rows to share evenly by rows).
+    rate.par_chunks_mut(PAR_PIXELS)
+        .zip(ints_pm.par_chunks_mut(PAR_PIXELS * nints))
         .enumerate()
         .for_each_init(
             || RampScratch::new(fit),
-            |scratch, (r, (rate_row, ints_row))| {
-                for x in 0..cols {
-                    let p = r * cols + x;
-                    let jp = (core_rows.start + r) * jw + core_cols.start + x;
+            |scratch, (run, (rate_row, ints_row))| {
+                for x in 0..rate_row.len() {
+                    let p = run * PAR_PIXELS + x;
+                    let jp = (core_rows.start + p / cols) * jw + core_cols.start + p % cols;
                     let consts = PixelConsts {
                         gain: gain[p],
                         readnoise: rn[p],
@@ -921,6 +958,7 @@ pub fn process_tile(
             pixeldq: core_dq,
             taps,
             zeroframe,
+            zeroframe_stages,
             any_unsaturated_start,
         },
         primary,
