@@ -133,14 +133,24 @@ fn write_rates(
     write_rate_like(&products.rate, rows, cols, gain_factor, |b| {
         rate_w.write_rect(y0, x0, b)
     })?;
-    let mut plane = vec![FitValues::default(); rows * cols];
-    for i in 0..nints {
-        for (p, v) in plane.iter_mut().enumerate() {
-            *v = products.ints[p * nints + i];
+    // The tile's results are pixel-major ([pixel][int]); the product wants one plane per
+    // integration. Gathering a plane at a time reads one value per pixel record (a cache miss
+    // each); a block of integrations at a time reads each record's run of them together.
+    const BLOCK: usize = 8;
+    let ncore = rows * cols;
+    let mut planes = vec![FitValues::default(); BLOCK.min(nints) * ncore];
+    for first in (0..nints).step_by(BLOCK) {
+        let count = BLOCK.min(nints - first);
+        for (p, record) in products.ints.chunks_exact(nints).enumerate() {
+            for (b, v) in record[first..first + count].iter().enumerate() {
+                planes[b * ncore + p] = *v;
+            }
         }
-        write_rate_like(&plane, rows, cols, gain_factor, |b| {
-            ints_w.write_rect(i, y0, x0, b)
-        })?;
+        for (b, plane) in planes.chunks_exact(ncore).take(count).enumerate() {
+            write_rate_like(plane, rows, cols, gain_factor, |band| {
+                ints_w.write_rect(first + b, y0, x0, band)
+            })?;
+        }
     }
     Ok(())
 }
@@ -315,6 +325,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
         ramp,
         budget: s.max_memory,
         taps: step_saves::tap_request(&s.step_saves),
+        zeroframe_stages: step_saves::zeroframe_request(&s.step_saves),
     };
     // The calibrated ramp after jump: the `_ramp` product and jump's own saved result.
     let want_jump_ramp = s.save_calibrated_ramp || step_saves::needs_jump_ramp(&s.step_saves);
@@ -346,7 +357,8 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
     // Two bands of products exist at once (one being written, one being computed).
     let products = 2 * (nints as u64 + 1) * 20
         + if want_jump_ramp { 2 * gpp * 5 } else { 0 }
-        + 2 * gpp * params.taps.bytes_per_read();
+        + 2 * gpp * params.taps.bytes_per_read()
+        + 2 * step_saves::zeroframe_bytes_per_pixel(&params.zeroframe_stages, nints, &raw);
     // (and each tile's copies of the references, see `Prepared::tile_bytes_per_pixel`)
     let per_pixel =
         gpp * exact::BYTES_PER_READ + products + 64 + prep.tile_bytes_per_pixel(ngroups);
@@ -468,6 +480,7 @@ fn run_inner(s: &Detector1Settings) -> Result<Detector1Report> {
                     ngroups,
                     ny,
                     nx,
+                    zeroframe: raw.has_zeroframe(),
                 },
                 &ramp_header,
                 &final_header,
