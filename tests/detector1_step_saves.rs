@@ -4,11 +4,12 @@
 //! GAINFACT so gain_scale runs, heavy cosmic rays, flagged/NaN reference pixels so PIXELDQ
 //! changes at saturation, superbias, linearity, dark_current and jump). Every image array is
 //! compared bit for bit, and the primary header's step-status/reference keywords and
-//! PRIMECRS/EXTNCRS by value.
+//! PRIMECRS/EXTNCRS by value. fixtures/step_saves_zeroframe (make.sh there) adds a ZEROFRAME:
+//! every saved ramp carries it as it stands after its step.
 
 mod common;
 
-use common::{assert_same_images, detector1, repo, unpack_fits};
+use common::{assert_same_images, detector1, images, repo, unpack_fits};
 use std::path::{Path, PathBuf};
 
 const STEPS: [&str; 11] = [
@@ -85,12 +86,27 @@ fn fits_names(dir: &Path) -> Vec<String> {
     v
 }
 
+fn zeroframe_fixture() -> PathBuf {
+    repo().join("fixtures/step_saves_zeroframe")
+}
+
+/// The image HDUs of a file, in order.
+fn image_names(path: &Path) -> Vec<String> {
+    images(path).into_iter().map(|(n, _)| n).collect()
+}
+
 /// Run with every step saved (plus `extra`) and compare each file with the official one.
 fn every_step(extra: &[&str]) {
+    every_step_of(&fixture(), extra);
+}
+
+/// [`every_step`] on the fixture in `dir`; also the same image HDUs in the same order (the
+/// ZEROFRAME after GROUPDQ exactly when the official file has one).
+fn every_step_of(dir: &Path, extra: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     let out = tmp.path().join("out");
-    unpack_fits(&fixture(), &input);
+    unpack_fits(dir, &input);
     let mut args: Vec<String> = vec![
         input
             .join("jw01234001001_01101_00001_nrcalong_uncal.fits")
@@ -112,7 +128,7 @@ fn every_step(extra: &[&str]) {
     let report = detector1(&args);
     assert_eq!(report.outputs.len(), 16);
     let golden = tmp.path().join("golden");
-    unpack_fits(&fixture().join("golden"), &golden);
+    unpack_fits(&dir.join("golden"), &golden);
     let names = fits_names(&golden);
     assert_eq!(names.len(), 16);
     assert_eq!(
@@ -122,8 +138,110 @@ fn every_step(extra: &[&str]) {
     );
     for n in &names {
         assert_same_images(&out.join(n), &golden.join(n));
+        assert_eq!(
+            image_names(&out.join(n)),
+            image_names(&golden.join(n)),
+            "{n}: image HDUs"
+        );
         assert_same_keywords(&out.join(n), &golden.join(n));
     }
+}
+
+const ZF_ARGS: [&str; 1] = ["--steps.ramp_fit.suppress_one_group=false"];
+
+/// A ZEROFRAME (ZEROFRAM = T, saturated values zeroed and grown, raw zeros): group_scale and
+/// dq_init carry the raw values, saturation and ipc the saturated ones, then superbias, refpix
+/// and linearity each change it, dark_current and jump carry linearity's (as the final _ramp).
+/// Every array of every file bit for bit, the fit reading the ZEROFRAME.
+#[test]
+fn zeroframe_in_every_step_matches_the_official_files() {
+    every_step_of(&zeroframe_fixture(), &ZF_ARGS);
+}
+
+/// The ZEROFRAME's saturation growth crosses tile borders: one-row and small tiles, any thread
+/// count, give the same files.
+#[test]
+fn zeroframe_in_every_step_with_small_tiles() {
+    for tile in [
+        ["--tile", "3x5", "--threads", "2"],
+        ["--tile", "1x24", "--threads", "1"],
+    ] {
+        every_step_of(&zeroframe_fixture(), &[&ZF_ARGS[..], &tile[..]].concat());
+    }
+}
+
+/// ZEROFRAM = F with the HDU present: no step touches the ZEROFRAME, so every saved ramp
+/// carries the raw values and is otherwise the ZEROFRAM = T run's (checked with the official
+/// pipeline by fixtures/step_saves_zeroframe/check_false.py; the fit's products, which read the
+/// ZEROFRAME, are not compared).
+#[test]
+fn zeroframe_false_is_carried_raw_by_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let out = tmp.path().join("out");
+    unpack_fits(&zeroframe_fixture(), &input);
+    let uncal = input.join("jw01234001001_01101_00001_nrcalong_uncal.fits");
+    let mut bytes = std::fs::read(&uncal).unwrap();
+    let card = bytes
+        .chunks(80)
+        .position(|c| c.starts_with(b"ZEROFRAM="))
+        .expect("ZEROFRAM card");
+    assert_eq!(bytes[card * 80 + 29], b'T');
+    bytes[card * 80 + 29] = b'F';
+    std::fs::write(&uncal, bytes).unwrap();
+    let raw: Vec<f32> = {
+        let mut f = fitsio::FitsFile::open(&uncal).unwrap();
+        let h = f.hdu("ZEROFRAME").unwrap();
+        h.read_image(&mut f).unwrap()
+    };
+    let mut args: Vec<String> = vec![
+        uncal.display().to_string(),
+        "--refs".into(),
+        input.display().to_string(),
+        format!("--output_dir={}", out.display()),
+        "--steps.ipc.override_ipc=N/A".into(),
+        "--tile".into(),
+        "5x7".into(),
+        "--quiet".into(),
+    ];
+    args.extend(ZF_ARGS.iter().map(|s| s.to_string()));
+    args.extend(
+        STEPS[..9]
+            .iter()
+            .map(|s| format!("--steps.{s}.save_results=true")),
+    );
+    detector1(&args);
+    let golden = tmp.path().join("golden");
+    unpack_fits(&zeroframe_fixture().join("golden"), &golden);
+    let mut zeroed_by_t = 0;
+    for step in &STEPS[..9] {
+        let n = format!("jw01234001001_01101_00001_nrcalong_{step}.fits");
+        let ours = images(&out.join(&n));
+        let official = images(&golden.join(&n));
+        assert_eq!(
+            ours.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            official.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            "{n}: image HDUs"
+        );
+        for ((name, a), (_, b)) in ours.iter().zip(&official) {
+            if name == "ZEROFRAME" {
+                let raw_bits: Vec<u32> = raw.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(*a, common::Data::F32(raw_bits), "{n}: raw ZEROFRAME");
+                if let common::Data::F32(t) = b {
+                    zeroed_by_t = zeroed_by_t.max(
+                        t.iter()
+                            .zip(&raw)
+                            .filter(|(&t, &r)| t == 0 && r != 0.0)
+                            .count(),
+                    );
+                }
+            } else {
+                assert_eq!(a, b, "{n}[{name}] differs from the ZEROFRAM = T file");
+            }
+        }
+    }
+    // The fixture's ZEROFRAM = T run does zero values (saturation), so the check means something.
+    assert!(zeroed_by_t > 50, "{zeroed_by_t}");
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //!   ramp after that step, a RampModel (SCI f32, PIXELDQ, GROUPDQ, AVDRKCUR once dark_current
 //!   has set it, GROUP, INT_TIMES; no ERR), whose primary header holds the status (`S_*`) and
 //!   reference (`R_*`) keywords of the steps run so far: saturation records the superbias it
-//!   read, jump its gain and read noise, and jump adds PRIMECRS/EXTNCRS.
+//!   read, jump its gain and read noise, and jump adds PRIMECRS/EXTNCRS. When the input has a
+//!   ZEROFRAME HDU, each carries it (f32, after GROUPDQ) as it stands after the step
+//!   ([`zeroframe_stage`]).
 //! * ramp_fit: the rate and rateints before gain_scale (`X_0_ramp_fit.fits` ImageModel,
 //!   `X_1_ramp_fit.fits` CubeModel), without S_GANSCL.
 //! * gain_scale: the rate and rateints after it (`X_gain_scale.fits`, `X_gain_scaleints.fits`),
@@ -19,8 +21,9 @@
 use super::exact::BandProducts;
 use super::settings::{Detector1Settings, SavedStep, StepSave};
 use super::taps::{FlagTap, TapRequest, ValueTap};
+use super::zeroframe::{StageRequest, ZeroFrameStage, ZEROFRAME_STAGES};
 use anyhow::Result;
-use frames::write::{Card, ProductHeader, RampWriter, RateWriter, RateintsWriter};
+use frames::write::{Card, ProductHeader, RampExtras, RampWriter, RateWriter, RateintsWriter};
 use ndarray::ArrayView2;
 use std::path::PathBuf;
 
@@ -61,6 +64,44 @@ pub fn tap_request(saves: &[StepSave]) -> TapRequest {
         }
     }
     r
+}
+
+/// The ZEROFRAME a ramp-like step's saved file carries: the values after the last of
+/// saturation, superbias, refpix and linearity run so far (the other steps only carry it; with
+/// `ZEROFRAM = F` none changes it, see [`super::zeroframe::tile_stages`]).
+pub fn zeroframe_stage(step: SavedStep) -> Option<ZeroFrameStage> {
+    use ZeroFrameStage::*;
+    Some(match step {
+        SavedStep::GroupScale | SavedStep::DqInit => Raw,
+        SavedStep::Saturation | SavedStep::Ipc => Saturation,
+        SavedStep::Superbias => Superbias,
+        SavedStep::Refpix => Refpix,
+        SavedStep::Linearity | SavedStep::DarkCurrent | SavedStep::Jump => Linearity,
+        SavedStep::RampFit | SavedStep::GainScale => return None,
+    })
+}
+
+/// The ZEROFRAME copies the saves of a run need (when the input has a ZEROFRAME HDU).
+pub fn zeroframe_request(saves: &[StepSave]) -> StageRequest {
+    let mut r = [false; ZEROFRAME_STAGES];
+    for s in saves {
+        if let Some(z) = zeroframe_stage(s.step) {
+            r[z as usize] = true;
+        }
+    }
+    r
+}
+
+/// Bytes per pixel of a tile's ZEROFRAME copies (one f32 per integration and wanted stage).
+pub fn zeroframe_bytes_per_pixel(
+    stages: &StageRequest,
+    nints: usize,
+    raw: &frames::raw::RawExposure,
+) -> u64 {
+    if !raw.has_zeroframe() {
+        return 0;
+    }
+    4 * nints as u64 * stages.iter().filter(|&&w| w).count() as u64
 }
 
 /// Whether the saves need the calibrated ramp after jump.
@@ -144,6 +185,8 @@ struct RampSave {
     /// group_scale (zero).
     pixeldq: Option<Vec<u32>>,
     avdrkcur: bool,
+    /// The ZEROFRAME copy the file carries (None: the input has no ZEROFRAME HDU).
+    zeroframe: Option<ZeroFrameStage>,
 }
 
 /// ramp_fit's or gain_scale's pair of products.
@@ -166,6 +209,8 @@ pub struct Shape {
     pub ngroups: usize,
     pub ny: usize,
     pub nx: usize,
+    /// The input has a ZEROFRAME HDU.
+    pub zeroframe: bool,
 }
 
 impl StepWriters {
@@ -184,6 +229,7 @@ impl StepWriters {
             ngroups,
             ny,
             nx,
+            zeroframe,
         } = *shape;
         let mut w = StepWriters::default();
         for save in &s.step_saves {
@@ -194,8 +240,14 @@ impl StepWriters {
                 Some(source) => {
                     let avdrkcur = step >= SavedStep::DarkCurrent && s.dark.is_some();
                     let header = header_after(step, ramp_last, s);
+                    let zeroframe = zeroframe.then(|| zeroframe_stage(step)).flatten();
+                    let extras = RampExtras {
+                        avdrkcur,
+                        zeroframe: zeroframe.is_some(),
+                    };
+                    let shape = [nints, ngroups, ny, nx];
                     let writer =
-                        RampWriter::create(&save.path, &header, nints, ngroups, ny, nx, avdrkcur)?;
+                        RampWriter::create_with(&save.path, &header, shape, extras, false)?;
                     let pixeldq = match step {
                         SavedStep::GroupScale | SavedStep::Jump => None,
                         _ => {
@@ -217,6 +269,7 @@ impl StepWriters {
                         writer,
                         pixeldq,
                         avdrkcur,
+                        zeroframe,
                     });
                 }
                 None => {
@@ -306,6 +359,15 @@ impl StepWriters {
                     .collect();
                 r.writer
                     .write_avdrkcur_rect(y0, x0, view(&dc, rows, cols))?;
+            }
+            if let Some(stage) = r.zeroframe {
+                let z = p.zeroframe_stages.values[stage as usize]
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("internal error: missing ZEROFRAME copy"))?;
+                for (i, plane) in z.chunks_exact(ncore).enumerate().take(nints) {
+                    r.writer
+                        .write_zeroframe_rect(i, y0, x0, view(plane, rows, cols))?;
+                }
             }
         }
         for r in &mut self.rates {
