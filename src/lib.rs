@@ -4,6 +4,7 @@
 //! know how they are driven; the pipelines compose those kernels on the [`stream`] crate; the CLI
 //! only parses and calls.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod consumers;

@@ -35,6 +35,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    sloper::allocator::install();
     sloper::interrupt::install().unwrap_or_else(|e| eprintln!("sloper: warning: {e}"));
     let result = match &cli.command {
         Command::Demo(a) => cli::demo::run(a),

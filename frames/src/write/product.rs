@@ -625,9 +625,7 @@ impl ProductFile {
             let offset = ((row * nx + x) * size) as u64;
             sum.add(offset, bytes);
             std::os::unix::fs::FileExt::write_all_at(file, bytes, h.data_start + offset)
-                .map_err(|e| FramesError::io(&self.tmp, e))?;
-            start_writeback(file, h.data_start + offset, bytes.len());
-            Ok(())
+                .map_err(|e| FramesError::io(&self.tmp, e))
         };
         let mut bytes: Vec<u8> = Vec::with_capacity(band.len() * size);
         if full_rows {
@@ -754,28 +752,4 @@ pub fn verify_checksums(path: &Path) -> Result<Vec<(String, bool, bool)>> {
         out.push((name, d, h));
     }
     Ok(out)
-}
-
-/// Ask the kernel to start writing `len` bytes at `offset` to disk now, without waiting (Linux
-/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`; elsewhere nothing). `finish` syncs the file
-/// before renaming it to its final name; started early, the writeback runs while later tiles
-/// are computed and that final sync finds little left (70 x 10 x 256 x 2048: the 734 MB
-/// rateints' sync took ~0.7 s at the end otherwise). Advisory: a failure only loses the head
-/// start.
-fn start_writeback(file: &std::fs::File, offset: u64, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: plain system call on an open descriptor we own; it reads no memory of ours.
-        unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                offset as libc::off64_t,
-                len as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
 }

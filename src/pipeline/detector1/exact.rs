@@ -401,14 +401,25 @@ fn exact_dnu_planes(
         .collect())
 }
 
-/// How many rows/columns a tile reads around its jump region: the saturation growth (the
+/// How many rows/columns a tile reads around its jump region: the saturation step's reach (the
 /// jump region's saturation flags see saturated pixels that far away) or the IPC kernel's
 /// reach (its corrected values see raw values that far away), whichever is larger. Both look
 /// at raw values only (ipc runs after saturation and reads no flags), so the larger margin
 /// serves both; everything after them is per pixel.
+///
+/// Saturation reaches n_pix_grow_sat pixels, or twice that when its diluted test runs
+/// (use_readpatt with NFRAMES > 1): a pixel whose next group is SATURATED only through the
+/// growth from a pixel n away becomes a DO_NOT_USE hit, and that flag is grown n again.
 pub fn read_margin(params: &EngineParams, prep: &Prepared) -> usize {
     let grow = params.saturation.map_or(0, |p| p.n_pix_grow_sat);
-    grow.max(prep.ipc.as_ref().map_or(0, |i| i.halo()))
+    let diluted = params.saturation.is_some()
+        && prep
+            .saturation
+            .as_ref()
+            .and_then(|s| s.read_pattern.as_ref())
+            .is_some_and(|rp| rp.nframes > 1);
+    let reach = if diluted { 2 * grow } else { grow };
+    reach.max(prep.ipc.as_ref().map_or(0, |i| i.halo()))
 }
 
 /// The geometry of one tile: core rows/columns (the pixels it owns), the jump region (core ± 1:
@@ -648,6 +659,13 @@ pub fn process_tile(
                     dq_init::seed_plane(&mut q[g * np..(g + 1) * np], &mask);
                     tap.flags(FlagTap::DqInit, g, &q[g * np..(g + 1) * np]);
                 }
+                // Keep mapped pages out of the resident set: release the integration's rows (a
+                // later column tile faults them back in from the page cache; the release also
+                // covers the kernel's fault-around window beyond the rows) in one call for all
+                // its groups — not one per group: each call interrupts the other threads to
+                // flush their TLBs — and not one per round of integrations, which would hold
+                // a tall tile's rows of every group of the round (28 MB at 200 integrations).
+                raw.release_ints(i..i + 1, t.r0, t.r1);
                 if let (Some(cut), Some(sp), Some(s)) = (&sat, &params.saturation, &prep.saturation)
                 {
                     let tile = Tile {
@@ -714,10 +732,6 @@ pub fn process_tile(
                 }
                 Ok(())
             })?;
-        // Keep mapped pages out of the resident set: release the chunk's rows (a later column
-        // tile faults them back in from the page cache; the release also covers the kernel's
-        // fault-around window beyond the rows), in one call for the whole chunk.
-        raw.release_ints(first..first + count, t.r0, t.r1);
 
         // Transpose this chunk's jump region into the pixel-major records, a row at a time.
         let t1 = Instant::now();
