@@ -135,12 +135,15 @@ fn write_rates(
     })?;
     // The tile's results are pixel-major ([pixel][int]); the product wants one plane per
     // integration. Gathering a plane at a time reads one value per pixel record (a cache miss
-    // each); a block of integrations at a time reads each record's run of them together.
-    const BLOCK: usize = 8;
+    // each); a block of up to 8 integrations at a time reads each record's run of them
+    // together. The block's planes stay within 4 MiB (tall tiles of few integrations have
+    // large planes and short records).
     let ncore = rows * cols;
-    let mut planes = vec![FitValues::default(); BLOCK.min(nints) * ncore];
-    for first in (0..nints).step_by(BLOCK) {
-        let count = BLOCK.min(nints - first);
+    let plane_bytes = ncore * std::mem::size_of::<FitValues>();
+    let block = ((4 << 20) / plane_bytes.max(1)).clamp(1, 8).min(nints);
+    let mut planes = vec![FitValues::default(); block * ncore];
+    for first in (0..nints).step_by(block) {
+        let count = block.min(nints - first);
         for (p, record) in products.ints.chunks_exact(nints).enumerate() {
             for (b, v) in record[first..first + count].iter().enumerate() {
                 planes[b * ncore + p] = *v;
