@@ -61,15 +61,33 @@ pub fn transpose_row(
     debug_assert_eq!(qrow.len(), width * record);
     let base = (row + row_offset) * row_width + col_offset;
     let whole = width / PIXELS * PIXELS;
-    for c0 in (0..whole).step_by(PIXELS) {
-        for local in 0..slots {
-            let src = local * plane_len + base + c0;
-            let sv: &[f32; PIXELS] = vals[src..src + PIXELS].try_into().expect("block");
-            let sq: &[u8; PIXELS] = gdq[src..src + PIXELS].try_into().expect("block");
-            let k = first_slot + local;
-            for j in 0..PIXELS {
-                vrow[(c0 + j) * record + k] = sv[j];
-                qrow[(c0 + j) * record + k] = sq[j];
+    if whole > 0 && slots > 0 {
+        // Every index the blocks touch, checked once here instead of at each of the 16 stores
+        // per slot (with those checks the loop spent most of its time in compares and
+        // spills): the last block's last source value and its last record's last slot.
+        let last_src = (slots - 1) * plane_len + base + whole - 1;
+        let last_dst = (whole - 1) * record + first_slot + slots - 1;
+        assert!(
+            last_src < vals.len() && last_src < gdq.len(),
+            "transpose source"
+        );
+        assert!(first_slot + slots <= record && last_dst < vrow.len() && last_dst < qrow.len());
+        for c0 in (0..whole).step_by(PIXELS) {
+            for local in 0..slots {
+                let src = local * plane_len + base + c0;
+                let dst = c0 * record + first_slot + local;
+                // SAFETY: src + j <= last_src and dst + j * record <= last_dst for j < PIXELS
+                // (c0 + PIXELS <= whole, local < slots), both checked against the slices above.
+                unsafe {
+                    let sv = vals.as_ptr().add(src);
+                    let sq = gdq.as_ptr().add(src);
+                    let dv = vrow.as_mut_ptr().add(dst);
+                    let dq = qrow.as_mut_ptr().add(dst);
+                    for j in 0..PIXELS {
+                        *dv.add(j * record) = *sv.add(j);
+                        *dq.add(j * record) = *sq.add(j);
+                    }
+                }
             }
         }
     }
