@@ -262,6 +262,8 @@ impl ReplayReport {
                 "last group -> rateints plane written",
                 &r.integration_latency,
             ),
+            ("CPU time per group", &r.cpu.group),
+            ("CPU time per finishing slice", &r.cpu.slice),
         ] {
             s += &format!(
                 "  {:<36} {:>9.2} {:>9.2} {:>9.2} {:>7}\n",
@@ -290,6 +292,15 @@ impl ReplayReport {
             r.queue_high_water,
             r.background_slices
         );
+        if !r.cpu.slice_max.is_empty() {
+            let kinds: Vec<String> = r
+                .cpu
+                .slice_max
+                .iter()
+                .map(|(k, d)| format!("{k} {:.2}", ms(d.as_secs_f64())))
+                .collect();
+            s += &format!("  longest finishing slice (CPU ms): {}\n", kinds.join(", "));
+        }
         if let Some(b) = self.peak_rss_bytes {
             s += &format!("  peak RSS {:.1} MiB\n", b as f64 / (1 << 20) as f64);
         }
@@ -327,8 +338,14 @@ impl ReplayReport {
             .iter()
             .map(|p| format!("\"{}\"", esc(&p.display().to_string())))
             .collect();
+        let slice_max: Vec<String> = r
+            .cpu
+            .slice_max
+            .iter()
+            .map(|(k, d)| format!("\"{k}\": {:.4}", ms(d.as_secs_f64())))
+            .collect();
         format!(
-            "{{\"input\": \"{}\", \"shape\": [{}, {}, {}, {}], \"tgroup_s\": {}, \"speed\": {}, \"interval_ms\": {}, \"jump_mode\": \"{:?}\", \"frames\": {}, \"group_latency\": {}, \"integration_latency\": {}, \"throughput_reads_per_s\": {:.1}, \"capacity_reads_per_s\": {:.1}, \"wall_s\": {:.6}, \"missed_deadlines\": {}, \"groups\": {}, \"queue_high_water\": {}, \"background_slices\": {}, \"peak_rss_bytes\": {}, \"outputs\": [{}]}}",
+            "{{\"input\": \"{}\", \"shape\": [{}, {}, {}, {}], \"tgroup_s\": {}, \"speed\": {}, \"interval_ms\": {}, \"jump_mode\": \"{:?}\", \"frames\": {}, \"group_latency\": {}, \"integration_latency\": {}, \"throughput_reads_per_s\": {:.1}, \"capacity_reads_per_s\": {:.1}, \"wall_s\": {:.6}, \"missed_deadlines\": {}, \"groups\": {}, \"queue_high_water\": {}, \"background_slices\": {}, \"group_cpu\": {}, \"slice_cpu\": {}, \"slice_cpu_max_ms\": {{{}}}, \"peak_rss_bytes\": {}, \"outputs\": [{}]}}",
             esc(&r.input.display().to_string()),
             r.shape[0],
             r.shape[1],
@@ -350,6 +367,9 @@ impl ReplayReport {
             r.groups,
             r.queue_high_water,
             r.background_slices,
+            lat(&r.cpu.group),
+            lat(&r.cpu.slice),
+            slice_max.join(", "),
             self.peak_rss_bytes
                 .map(|b| b.to_string())
                 .unwrap_or_else(|| "null".into()),

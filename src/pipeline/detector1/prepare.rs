@@ -162,6 +162,25 @@ impl<T: RefValue> RefArray<T> {
         }
     }
 
+    /// Rows `rows`, every column: borrowed when in memory, else read into `buf` (kept by the
+    /// caller from band to band, so a band read allocates nothing).
+    pub fn rows_in<'a>(&'a self, rows: Range<usize>, buf: &'a mut Vec<T>) -> RefResult<&'a [T]> {
+        assert!(
+            rows.start <= rows.end && rows.end <= self.ny,
+            "rows of a prepared array"
+        );
+        let w = self.nx * self.per;
+        let span = rows.start * w..rows.end * w;
+        match &self.store {
+            Store::Mem(v) => Ok(&v[span]),
+            Store::File(f) => {
+                buf.resize(span.len(), T::default());
+                Self::read_at(f, span.start, buf)?;
+                Ok(&buf[..])
+            }
+        }
+    }
+
     /// The rectangle `rows × cols`, row-major (`per` values per pixel).
     pub fn rect(&self, rows: Range<usize>, cols: Range<usize>) -> RefResult<Vec<T>> {
         assert!(
@@ -243,6 +262,27 @@ impl SaturationInputs {
         })
     }
 
+    /// Rows `rows` (whole width), read into `bufs` when the inputs live in scratch files.
+    pub fn rows_in<'a>(
+        &'a self,
+        rows: Range<usize>,
+        bufs: &'a mut SaturationBufs,
+    ) -> RefResult<SaturationCut<'a>> {
+        let SaturationBufs {
+            threshold,
+            nosat,
+            bias,
+        } = bufs;
+        Ok(SaturationCut {
+            threshold: Cow::Borrowed(self.threshold.rows_in(rows.clone(), threshold)?),
+            nosat: Cow::Borrowed(self.nosat.rows_in(rows.clone(), nosat)?),
+            bias: match &self.bias {
+                Some(b) => Some(Cow::Borrowed(b.rows_in(rows, bias)?)),
+                None => None,
+            },
+        })
+    }
+
     /// The rectangle `rows × cols`.
     pub fn rect(&self, rows: Range<usize>, cols: Range<usize>) -> RefResult<SaturationCut<'_>> {
         let cut = |a: &RefArray<f32>| a.rect(rows.clone(), cols.clone()).map(Cow::Owned);
@@ -252,6 +292,14 @@ impl SaturationInputs {
             bias: self.bias.as_ref().map(cut).transpose()?,
         })
     }
+}
+
+/// Buffers for [`SaturationInputs::rows_in`], kept from band to band.
+#[derive(Default)]
+pub struct SaturationBufs {
+    threshold: Vec<f32>,
+    nosat: Vec<bool>,
+    bias: Vec<f32>,
 }
 
 /// Linearity coefficients ready for the kernels (stcal `prepare_coefficients`), pixel-major.

@@ -15,7 +15,7 @@
 //! represented by seeding SATURATED where the pixel was already saturated: the kernel's forward
 //! pass ORs that seed into the growth mask exactly as its own sticky flag would.
 
-use crate::pipeline::detector1::prepare::Prepared;
+use crate::pipeline::detector1::prepare::{Prepared, SaturationBufs};
 use crate::steps::refpix::{Frame as RefFrame, RefpixPlan, RefpixStatus};
 use crate::steps::saturation::{self, ReadPattern, SaturationParams, SaturationScratch, Tile};
 use crate::steps::{dq_init, group_scale, linearity, superbias};
@@ -83,6 +83,11 @@ pub struct FrameCalibrator {
     work_dq: Vec<u8>,
     dark: Vec<f64>,
     scratch: SaturationScratch,
+    /// Bands of references read back from scratch files, reused from band to band (an
+    /// allocation of a MiB or more per band would be fresh pages every time).
+    mask_buf: Vec<u32>,
+    sat_bufs: SaturationBufs,
+    ref_buf: Vec<f32>,
     /// Next group expected (within the current integration).
     next_group: usize,
     integration: usize,
@@ -148,6 +153,9 @@ impl FrameCalibrator {
                 Vec::new()
             },
             scratch: SaturationScratch::default(),
+            mask_buf: Vec::new(),
+            sat_bufs: SaturationBufs::default(),
+            ref_buf: Vec::new(),
             next_group: 0,
             integration: 0,
             fully_dnu_groups: 0,
@@ -282,8 +290,8 @@ impl FrameCalibrator {
         for y0 in (0..self.ny).step_by(self.band) {
             let y1 = (y0 + self.band).min(self.ny);
             let span = y0 * nx..y1 * nx;
-            let threshold = sat.threshold.rows(y0..y1)?;
-            mark_reached(&mut self.ever[span.clone()], &raw[span], &threshold);
+            let threshold = sat.threshold.rows_in(y0..y1, &mut self.ref_buf)?;
+            mark_reached(&mut self.ever[span.clone()], &raw[span], threshold);
         }
         Ok(())
     }
@@ -296,7 +304,7 @@ impl FrameCalibrator {
         let bands: Vec<_> = self.bands().collect();
         for (y0, y1, a0, a1) in bands {
             let area = a0 * nx..a1 * nx;
-            let mask = prep.mask.rows(a0..a1)?;
+            let mask = prep.mask.rows_in(a0..a1, &mut self.mask_buf)?;
             let sat = match (&prep.saturation, &self.sat_params) {
                 (Some(sat), Some(sp)) => Some((sat, sp)),
                 _ => None,
@@ -309,9 +317,9 @@ impl FrameCalibrator {
             } else {
                 &mut self.window_dq[..area.len()]
             };
-            seed(&mask, ever, out);
+            seed(mask, ever, out);
             if let Some((sat, sp)) = sat {
-                let cut = sat.rows(a0..a1)?;
+                let cut = sat.rows_in(a0..a1, &mut self.sat_bufs)?;
                 let tile = Tile {
                     rows: a1 - a0,
                     cols: nx,
@@ -369,15 +377,15 @@ impl FrameCalibrator {
         for (y0, y1, a0, a1) in bands {
             let area = a0 * nx..a1 * nx;
             let n = area.len();
-            let mask = prep.mask.rows(a0..a1)?;
+            let mask = prep.mask.rows_in(a0..a1, &mut self.mask_buf)?;
             for j in 0..count {
                 let g = first + j;
                 vals[j * n..(j + 1) * n]
                     .copy_from_slice(&self.raw[g % self.raw.len()][area.clone()]);
                 let ever = use_ever.then(|| &self.ever[area.clone()]);
-                seed(&mask, ever, &mut flags[j * n..(j + 1) * n]);
+                seed(mask, ever, &mut flags[j * n..(j + 1) * n]);
             }
-            let cut = sat.rows(a0..a1)?;
+            let cut = sat.rows_in(a0..a1, &mut self.sat_bufs)?;
             let tile = Tile {
                 rows: a1 - a0,
                 cols: nx,
@@ -422,7 +430,8 @@ impl FrameCalibrator {
         if let Some(b) = &prep.superbias {
             for y0 in (0..self.ny).step_by(self.band) {
                 let y1 = (y0 + self.band).min(self.ny);
-                superbias::subtract_plane(&mut self.work[y0 * nx..y1 * nx], &b.rows(y0..y1)?);
+                let bias = b.rows_in(y0..y1, &mut self.ref_buf)?;
+                superbias::subtract_plane(&mut self.work[y0 * nx..y1 * nx], bias);
             }
         }
         if let Some(plan) = &self.refpix {
@@ -441,7 +450,7 @@ impl FrameCalibrator {
                 linearity::correct_plane(
                     &mut self.work[span.clone()],
                     &self.work_dq[span],
-                    &lin.coeffs.rows(y0..y1)?,
+                    lin.coeffs.rows_in(y0..y1, &mut self.ref_buf)?,
                     lin.ncoeff,
                 );
             }

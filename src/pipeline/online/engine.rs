@@ -103,6 +103,46 @@ pub struct EngineMetrics {
     /// when a result was needed).
     pub background_slices: u64,
     pub times: StageTimes,
+    /// CPU time of the engine's work, which a loaded machine inflates less than wall time.
+    pub cpu: CpuMetrics,
+}
+
+/// CPU time of the engine thread (`CLOCK_THREAD_CPUTIME_ID`): per group, and per slice of
+/// integration finishing run between groups. With one worker thread (`--threads 1`) this is
+/// all the work; with more, the other workers' share of the parallel loops is not counted.
+#[derive(Default)]
+pub struct CpuMetrics {
+    /// A group's processing (the same span as `group_latency`: finishing forced before it,
+    /// calibration, the store write).
+    pub group: Latency,
+    /// One background slice of finishing work.
+    pub slice: Latency,
+    /// The longest background slice of each kind (stage name, CPU time), in first-seen order.
+    pub slice_max: Vec<(&'static str, Duration)>,
+}
+
+impl CpuMetrics {
+    fn record_slice(&mut self, kind: &'static str, d: Duration) {
+        self.slice.record(d);
+        match self.slice_max.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, m)) => *m = (*m).max(d),
+            None => self.slice_max.push((kind, d)),
+        }
+    }
+}
+
+/// CPU time consumed so far by the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// The online detector1 engine for one exposure file (or a live stream of its frames).
@@ -139,6 +179,10 @@ pub struct OnlineEngine {
     output_dir: PathBuf,
     options: OnlineOptions,
     pixbuf: Vec<u16>,
+    /// Cost per pixel of the jump-decision and fit slices (sizes the slices run between
+    /// groups).
+    pace_detect: Pace,
+    pace_fit: Pace,
     next: usize,
     primary_total: u64,
     fully_dnu: usize,
@@ -149,9 +193,52 @@ pub struct OnlineEngine {
 /// Pixels per unit of parallel work within a block.
 const CHUNK: usize = 2048;
 
-/// Pixels per slice of an integration's finishing work (jump decisions or fit): a few
-/// milliseconds on one core at 256 × 2048, which is what a group arriving meanwhile may wait.
+/// Most pixels per slice of an integration's finishing work (jump decisions or fit), and the
+/// size of every such slice when the work is needed at once.
 const SLICE: usize = 2 * CHUNK;
+
+/// Time a slice of jump decisions or fit run between groups aims at: a group arriving
+/// meanwhile waits about this long at most. Slices are sized from the cost per pixel of the
+/// earlier slices of the same kind ([`Pace`]).
+const SLICE_TARGET: Duration = Duration::from_micros(1500);
+
+/// Fewest pixels per slice run between groups (the per-slice overhead stays small).
+const SLICE_MIN: usize = 64;
+
+/// Measured cost per pixel of one kind of finishing slice, to size the next ones so each
+/// takes about [`SLICE_TARGET`]. Sizes change no arithmetic: every pixel is decided and fitted
+/// the same way whatever slice it falls in.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    ns_per_pixel: f64,
+}
+
+impl Pace {
+    fn new(ns_per_pixel: f64) -> Self {
+        Pace { ns_per_pixel }
+    }
+
+    /// Pixels for the next slice, between [`SLICE_MIN`] and `max`.
+    fn pixels(&self, max: usize) -> usize {
+        let n = SLICE_TARGET.as_nanos() as f64 / self.ns_per_pixel.max(1e-3);
+        (n as usize).clamp(SLICE_MIN.min(max), max.max(1))
+    }
+
+    /// Take the time `d` that `n` pixels took: a slower slice raises the estimate at once,
+    /// faster ones lower it gradually (a slice that ran long costs latency, a short one only
+    /// overhead).
+    fn record(&mut self, n: usize, d: Duration) {
+        if n == 0 {
+            return;
+        }
+        let x = d.as_nanos() as f64 / n as f64;
+        self.ns_per_pixel = if x > self.ns_per_pixel {
+            x
+        } else {
+            0.75 * self.ns_per_pixel + 0.25 * x
+        };
+    }
+}
 
 /// An integration whose last group has arrived, finished a slice at a time
 /// ([`OnlineEngine::step_finish`]) — in the waits between the next integration's groups when
@@ -198,6 +285,19 @@ enum Stage {
     StoreBlock { b: usize },
     /// Every block done: close the integration.
     Close,
+}
+
+impl Stage {
+    /// The kind of work, for the CPU-time figures.
+    fn name(&self) -> &'static str {
+        match self {
+            Stage::Detect { .. } => "detect",
+            Stage::LoadBlock { .. } => "load block",
+            Stage::Fit { .. } => "fit",
+            Stage::StoreBlock { .. } => "store block",
+            Stage::Close => "close",
+        }
+    }
 }
 
 /// Buffers and running totals of the job being finished.
@@ -372,10 +472,12 @@ impl OnlineEngine {
         };
         // The constants of jump and ramp fitting move to a scratch file; the prepared arrays
         // (and every other per-pixel array calibration does not need) are freed.
-        let mut consts = MappedArray::<PixelRefs>::create(&dir, "pixel_constants", npix)?;
-        let mut acc = MappedArray::<PixelAccumulator>::create(&dir, "accumulators", npix)?;
+        // Written through the files block by block (see `MappedArray::create`).
+        let consts = MappedArray::<PixelRefs>::create_sized(&dir, "pixel_constants", npix)?;
+        let acc = MappedArray::<PixelAccumulator>::create_sized(&dir, "accumulators", npix)?;
         // Blocks are whole rows of the frame.
         let block = spill.block();
+        let (mut cbuf, mut abuf) = (Vec::with_capacity(block), Vec::with_capacity(block));
         for p0 in (0..npix).step_by(block.max(1)) {
             let n = block.min(npix - p0);
             let rows = p0 / nx..(p0 + n) / nx;
@@ -388,10 +490,10 @@ impl OnlineEngine {
             if bad_gain_flags {
                 jump::setup::flag_bad_gain(&mut pixeldq, &jump_gain);
             }
-            let c = consts.slice_mut(p0..p0 + n);
-            let a = acc.slice_mut(p0..p0 + n);
-            for (k, (c, a)) in c.iter_mut().zip(a).enumerate() {
-                *c = PixelRefs {
+            cbuf.clear();
+            abuf.clear();
+            for k in 0..n {
+                let c = PixelRefs {
                     gain: gain[k],
                     readnoise: readnoise[k],
                     dark_current: dark_current[k],
@@ -399,10 +501,11 @@ impl OnlineEngine {
                     jump_gain: jump_gain[k],
                     jump_readnoise: jump_readnoise[k],
                 };
-                *a = PixelAccumulator::new(&fit, &c.consts());
+                abuf.push(PixelAccumulator::new(&fit, &c.consts()));
+                cbuf.push(c);
             }
-            acc.release(p0..p0 + n);
-            consts.release(p0..p0 + n);
+            consts.write_at(p0, &cbuf)?;
+            acc.write_at(p0, &abuf)?;
         }
         for v in [
             Some(&mut prep.gain),
@@ -434,7 +537,7 @@ impl OnlineEngine {
             1
         };
         let slots = window + 1;
-        let store = FrameStore::create(&dir, npix, ngroups, slots)?;
+        let store = FrameStore::create(&dir, npix, ngroups, slots, nints)?;
         let jump_ran = jump
             .as_ref()
             .is_some_and(|j| j.mode != JumpMode::StepSkipped);
@@ -477,6 +580,9 @@ impl OnlineEngine {
             output_dir: s.output_dir.clone(),
             options,
             pixbuf: vec![0u16; npix],
+            // First guesses (one core): a few µs per pixel to decide, well under one to fit.
+            pace_detect: Pace::new(4000.0),
+            pace_fit: Pace::new(500.0),
             next: 0,
             primary_total: 0,
             fully_dnu: 0,
@@ -509,11 +615,13 @@ impl OnlineEngine {
 
     /// Do one slice of the oldest pending integration's finishing work; the integration's
     /// plane when that slice completed it.
-    fn step_finish(&mut self) -> Result<Option<IntegrationPlane>> {
+    /// `urgent`: the result is needed now (slices of the largest size); else the slice is
+    /// sized to take about [`SLICE_TARGET`].
+    fn step_finish(&mut self, urgent: bool) -> Result<Option<IntegrationPlane>> {
         let Some(mut job) = self.jobs.pop_front() else {
             return Ok(None);
         };
-        let done = self.advance(&mut job)?;
+        let done = self.advance(&mut job, urgent)?;
         if done.is_none() {
             self.jobs.push_front(job);
         }
@@ -528,7 +636,7 @@ impl OnlineEngine {
         out: &mut Vec<IntegrationPlane>,
     ) -> Result<()> {
         while self.jobs.iter().any(&pending) {
-            if let Some(plane) = self.step_finish()? {
+            if let Some(plane) = self.step_finish(true)? {
                 out.push(plane);
             }
         }
@@ -597,7 +705,7 @@ impl OnlineEngine {
 
     /// One slice of `job`: a slice of jump decisions, a block's band passes, a slice of the
     /// block's fit, the block's rows, or the close. Returns the plane once the job is done.
-    fn advance(&mut self, job: &mut FinishJob) -> Result<Option<IntegrationPlane>> {
+    fn advance(&mut self, job: &mut FinishJob, urgent: bool) -> Result<Option<IntegrationPlane>> {
         if job.work.is_none() {
             job.work = Some(Box::new(self.start_work(job)));
             if self.detector.is_none() {
@@ -629,7 +737,12 @@ impl OnlineEngine {
                 };
                 let shape = det.shape();
                 let sigma_clip = matches!(setup.mode, JumpMode::SigmaClip { .. });
-                let n = w.jblock.min(npix - p0);
+                let n = if urgent {
+                    w.jblock
+                } else {
+                    self.pace_detect.pixels(w.jblock)
+                };
+                let n = n.min(npix - p0);
                 let la_len = w.jblock * ng;
                 let (v, q, m) = (&mut w.v[..n * ng], &mut w.q[..n * ng], &mut w.m[..n * ng]);
                 store.get_band(slot, p0, n, Some(v), Some(q))?;
@@ -699,7 +812,9 @@ impl OnlineEngine {
                     }
                     Stage::LoadBlock { b: 0 }
                 };
-                w.t_jump += t0.elapsed();
+                let dt = t0.elapsed();
+                self.pace_detect.record(n, dt);
+                w.t_jump += dt;
             }
             Stage::LoadBlock { b } => {
                 // Neighbour / after-jump passes on the block plus its halo rows.
@@ -737,7 +852,12 @@ impl OnlineEngine {
                 // accumulator (records appended in pixel order).
                 let t0 = Instant::now();
                 let (p0, n) = self.spill.block_span(b);
-                let k1 = (k0 + SLICE).min(n);
+                let k1 = if urgent {
+                    SLICE
+                } else {
+                    self.pace_fit.pixels(SLICE)
+                };
+                let k1 = (k0 + k1).min(n);
                 let q0 = w.top * nx * ng;
                 let v = &w.v[k0 * ng..k1 * ng];
                 let q = &w.q[q0 + k0 * ng..q0 + k1 * ng];
@@ -790,7 +910,9 @@ impl OnlineEngine {
                 } else {
                     Stage::StoreBlock { b }
                 };
-                w.t_fit += t0.elapsed();
+                let dt = t0.elapsed();
+                self.pace_fit.record(k1 - k0, dt);
+                w.t_fit += dt;
             }
             Stage::StoreBlock { b } => {
                 // Early values and records to scratch; provisional rateints rows (ERR from
@@ -1008,6 +1130,7 @@ impl FrameProcessor for OnlineEngine {
             .into());
         }
         let t0 = Instant::now();
+        let c0 = thread_cpu_time();
         // The store slot this integration's groups go to must no longer be read by a pending
         // integration (with one slot more than the window this never waits in practice: every
         // pending integration is finished when the next one ends).
@@ -1033,6 +1156,10 @@ impl FrameProcessor for OnlineEngine {
         self.metrics.times.add("calibration", t0.elapsed());
         let done = frame.arrived.elapsed();
         self.metrics.group_latency.record(done);
+        self.metrics
+            .cpu
+            .group
+            .record(thread_cpu_time().saturating_sub(c0));
         self.metrics.groups += 1;
         if self.options.deadline.is_some_and(|d| done > d) {
             self.metrics.deadline_misses += 1;
@@ -1078,7 +1205,12 @@ impl FrameProcessor for OnlineEngine {
             return Ok(Background::Idle);
         }
         self.metrics.background_slices += 1;
-        Ok(match self.step_finish()? {
+        let kind = self.jobs.front().map_or("", |j| j.stage.name());
+        let c0 = thread_cpu_time();
+        let done = self.step_finish(false)?;
+        let dcpu = thread_cpu_time().saturating_sub(c0);
+        self.metrics.cpu.record_slice(kind, dcpu);
+        Ok(match done {
             Some(plane) => Background::Ready(vec![plane]),
             None => Background::Progress,
         })

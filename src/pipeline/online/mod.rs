@@ -57,6 +57,8 @@ pub struct OnlineReport {
     pub groups: u64,
     /// Slices of integration finishing done in the waits between groups.
     pub background_slices: u64,
+    /// CPU time per group and per finishing slice.
+    pub cpu: engine::CpuMetrics,
     /// Most frames ever waiting in the context's queue.
     pub queue_high_water: usize,
     pub times: StageTimes,
@@ -198,6 +200,7 @@ pub fn run_stream_when_ready(
             deadline_misses: m.deadline_misses,
             groups: m.groups,
             background_slices: m.background_slices,
+            cpu: m.cpu,
             queue_high_water: high_water,
             times: m.times,
             wall_seconds,
