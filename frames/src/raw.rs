@@ -324,29 +324,9 @@ impl MappedImage {
     /// call this after each band so resident memory does not grow with the file. Reading the
     /// rows again later is still correct: they are faulted back in from the file.
     pub fn release_rows(&self, plane: usize, y0: usize, y1: usize) {
-        if plane >= self.planes() || y0 >= y1 || y1 > self.ny() {
-            return;
+        if y0 < y1 {
+            self.release_span(plane, y0, plane, y1);
         }
-        let row = self.nx() * self.sample.size();
-        // The kernel's fault-around maps a whole aligned window (64 KiB by default) around each
-        // faulting page, and FITS data units are not page-aligned, so reading the last rows of
-        // a plane also maps the first rows of the next plane (and the first rows map the end of
-        // the previous one). Those pages would stay resident — one window per plane, a resident
-        // set growing with NINTS — unless released too, so the range is widened by a margin
-        // that crosses plane boundaries (clamped to the data unit). Releasing a neighbour's
-        // pages early is harmless: they are faulted back in if read.
-        let start = ((plane * self.ny() + y0) * row).saturating_sub(RELEASE_MARGIN);
-        let end = ((plane * self.ny() + y1) * row + RELEASE_MARGIN).min(self.map.len());
-        let len = end - start;
-        // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops resident pages;
-        // the next access re-reads the same bytes from the file (we never write through this
-        // map and never hand out references that outlive `&self` borrows, and the bytes are
-        // unchanged by the advice). memmap2 checks the range lies inside the map. A refusal is
-        // harmless (memory is merely not released), so the error is ignored.
-        let _ = unsafe {
-            self.map
-                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len)
-        };
     }
 
     /// Like [`MappedImage::release_rows`] for every byte from row `y0` of plane `first` to row
@@ -360,9 +340,20 @@ impl MappedImage {
             return;
         }
         let row = self.nx() * self.sample.size();
+        // The kernel's fault-around maps a whole aligned window (64 KiB by default) around each
+        // faulting page, and FITS data units are not page-aligned, so reading the last rows of
+        // a plane also maps the first rows of the next plane (and the first rows map the end of
+        // the previous one). Those pages would stay resident — one window per plane, a resident
+        // set growing with NINTS — unless released too, so the range is widened by a margin
+        // that crosses plane boundaries (clamped to the data unit). Releasing a neighbour's
+        // pages early is harmless: they are faulted back in if read.
         let start = ((first * self.ny() + y0) * row).saturating_sub(RELEASE_MARGIN);
         let end = ((last * self.ny() + y1) * row + RELEASE_MARGIN).min(self.map.len());
-        // SAFETY: as in `release_rows`.
+        // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops resident pages;
+        // the next access re-reads the same bytes from the file (we never write through this
+        // map and never hand out references that outlive `&self` borrows, and the bytes are
+        // unchanged by the advice). memmap2 checks the range lies inside the map. A refusal is
+        // harmless (memory is merely not released), so the error is ignored.
         let _ = unsafe {
             self.map
                 .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
@@ -613,16 +604,15 @@ impl RawExposure {
             self.sci.release_rows(plane, y0, y1);
         }
     }
-    /// Drop rows `y0..y1` of every group of integrations `ints` from the resident set in one
-    /// call (see [`MappedImage::release_span`]): the span also covers the other rows of those
-    /// frames, which is harmless.
-    pub fn release_ints(&self, ints: std::ops::Range<usize>, y0: usize, y1: usize) {
-        if ints.is_empty() || ints.end > self.nints() {
+    /// Drop rows `y0..y1` of every group of local integration `int` from the resident set in
+    /// one call (see [`MappedImage::release_span`]): the span also covers the other rows of
+    /// those frames, which is harmless.
+    pub fn release_integration(&self, int: usize, y0: usize, y1: usize) {
+        if int >= self.nints() {
             return;
         }
         let ng = self.ngroups();
-        self.sci
-            .release_span(ints.start * ng, y0, ints.end * ng - 1, y1);
+        self.sci.release_span(int * ng, y0, (int + 1) * ng - 1, y1);
     }
     /// Decodes one whole group frame (ny*nx values).
     pub fn read_group_u16(&self, int: usize, group: usize, out: &mut [u16]) -> Result<()> {

@@ -616,10 +616,11 @@ pub fn process_tile(
         None => None,
     };
 
+    times.add("tile references", t0.elapsed());
+
     // Read + fused corrections, a few integrations at a time (one per thread) in plane-major
     // scratch `[int][group][row][col]`, then transposed into the pixel-major jump region
     // `pv`/`pq` that jump and ramp fitting read. Only that region spans every integration.
-    times.add("tile references", t0.elapsed());
     let t0 = Instant::now();
     let (jrows, jw) = (t.j1 - t.j0, t.jx1 - t.jx0);
     let jnp = jrows * jw;
@@ -665,7 +666,7 @@ pub fn process_tile(
                 // its groups — not one per group: each call interrupts the other threads to
                 // flush their TLBs — and not one per round of integrations, which would hold
                 // a tall tile's rows of every group of the round (28 MB at 200 integrations).
-                raw.release_ints(i..i + 1, t.r0, t.r1);
+                raw.release_integration(i, t.r0, t.r1);
                 if let (Some(cut), Some(sp), Some(s)) = (&sat, &params.saturation, &prep.saturation)
                 {
                     let tile = Tile {

@@ -144,14 +144,19 @@ impl<T: RefValue> RefArray<T> {
             .map_err(scratch_io)
     }
 
-    /// Rows `rows`, every column (borrowed when in memory).
-    pub fn rows(&self, rows: Range<usize>) -> RefResult<Cow<'_, [T]>> {
+    /// The element range of rows `rows` (every column).
+    fn row_span(&self, rows: Range<usize>) -> Range<usize> {
         assert!(
             rows.start <= rows.end && rows.end <= self.ny,
             "rows of a prepared array"
         );
         let w = self.nx * self.per;
-        let span = rows.start * w..rows.end * w;
+        rows.start * w..rows.end * w
+    }
+
+    /// Rows `rows`, every column (borrowed when in memory).
+    pub fn rows(&self, rows: Range<usize>) -> RefResult<Cow<'_, [T]>> {
+        let span = self.row_span(rows);
         match &self.store {
             Store::Mem(v) => Ok(Cow::Borrowed(&v[span])),
             Store::File(f) => {
@@ -165,12 +170,7 @@ impl<T: RefValue> RefArray<T> {
     /// Rows `rows`, every column: borrowed when in memory, else read into `buf` (kept by the
     /// caller from band to band, so a band read allocates nothing).
     pub fn rows_in<'a>(&'a self, rows: Range<usize>, buf: &'a mut Vec<T>) -> RefResult<&'a [T]> {
-        assert!(
-            rows.start <= rows.end && rows.end <= self.ny,
-            "rows of a prepared array"
-        );
-        let w = self.nx * self.per;
-        let span = rows.start * w..rows.end * w;
+        let span = self.row_span(rows);
         match &self.store {
             Store::Mem(v) => Ok(&v[span]),
             Store::File(f) => {
